@@ -1,0 +1,45 @@
+//! Adds up to five one-cycle event pulses, for counters fed by all ports.
+
+use rust_hdl::prelude::*;
+
+/// Number of the five inputs that are high, as a 32-bit value.
+#[derive(LogicBlock, Default)]
+pub struct Count5 {
+    /// Event from port N.
+    pub b0: Signal<In, Bit>,
+    /// Event from port E.
+    pub b1: Signal<In, Bit>,
+    /// Event from port S.
+    pub b2: Signal<In, Bit>,
+    /// Event from port W.
+    pub b3: Signal<In, Bit>,
+    /// Event from port L.
+    pub b4: Signal<In, Bit>,
+    /// How many are high.
+    pub count: Signal<Out, Bits<32>>,
+}
+
+impl Logic for Count5 {
+    fn update(&mut self) {
+        let n = [
+            self.b0.val(),
+            self.b1.val(),
+            self.b2.val(),
+            self.b3.val(),
+            self.b4.val(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        self.count.next = (n as u64).to_bits();
+    }
+    fn connect(&mut self) {
+        self.count.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "always @(*) count = {31'd0, b0} + {31'd0, b1} + {31'd0, b2} + {31'd0, b3} + {31'd0, b4};\n"
+                .into(),
+        )
+    }
+}

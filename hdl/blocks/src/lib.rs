@@ -1,0 +1,13 @@
+//! rust-hdl blocks of the replimesh fabric and the Verilog generator.
+//!
+//! Layout: `common/` holds generic blocks (LUT RAM, FIFO, arbiter, glue),
+//! `router/` the router's parts, `mesh.rs` the W×H composition and
+//! `verilog.rs` the generator that writes, merges and lints the Verilog.
+#![forbid(unsafe_code)]
+
+pub mod common;
+pub mod mesh;
+pub mod router;
+pub mod verilog;
+
+pub use verilog::{generate_mesh_verilog, FabricParams};

@@ -1,0 +1,616 @@
+//! The router: five input units, a crossbar, five output units, the route
+//! table initialiser and the configuration registers.
+//!
+//! Per hop a flit spends one cycle in the input FIFO (route lookup, switch
+//! allocation and crossbar traversal happen combinationally at the FIFO head)
+//! and one cycle in the output register: two cycles per hop without
+//! contention.
+
+pub mod header;
+pub mod input_unit;
+pub mod output_unit;
+
+use crate::common::count::Count5;
+use crate::common::dist_ram::DistRam;
+use crate::common::glue::{Pack5, RouteEntry, TracePack, Transpose5, Widen};
+use input_unit::InputUnit;
+use output_unit::OutputUnit;
+use replimesh_spec::{router_addr, MeshGeometry, PortDir, ROUTER_ID_VALUE, ROUTE_TABLE_BASE};
+use rust_hdl::prelude::*;
+
+/// Generation-time parameters of one router.
+#[derive(Debug, Clone, Copy)]
+pub struct RouterParams {
+    /// The mesh the router sits in.
+    pub geometry: MeshGeometry,
+    /// Input FIFO depth in flits (also the credits each neighbour starts with).
+    pub fifo_depth: usize,
+}
+
+/// Receiving side of a link (into a router).
+#[derive(LogicInterface, Default)]
+pub struct LinkRx<const W: usize> {
+    /// Flit valid.
+    pub valid: Signal<In, Bit>,
+    /// Tail flit.
+    pub last: Signal<In, Bit>,
+    /// Flit.
+    pub data: Signal<In, Bits<W>>,
+    /// One buffer slot freed (to the sender).
+    pub credit: Signal<Out, Bit>,
+}
+
+/// Sending side of a link (out of a router).
+#[derive(LogicInterface, Default)]
+pub struct LinkTx<const W: usize> {
+    /// Flit valid.
+    pub valid: Signal<Out, Bit>,
+    /// Tail flit.
+    pub last: Signal<Out, Bit>,
+    /// Flit.
+    pub data: Signal<Out, Bits<W>>,
+    /// One slot of the receiver's buffer freed.
+    pub credit: Signal<In, Bit>,
+}
+
+/// A 5-port credit-flow-controlled wormhole router with table routing.
+#[derive(LogicBlock)]
+pub struct Router<const W: usize> {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset; the route table reloads dimension-order routes.
+    pub reset: Signal<In, Bit>,
+    /// This router's node id (wired to a constant by the mesh, so that every
+    /// router is the same module).
+    pub node_id: Signal<In, Bits<8>>,
+    /// This router's column.
+    pub node_x: Signal<In, Bits<8>>,
+    /// This router's row.
+    pub node_y: Signal<In, Bits<8>>,
+    /// Link in from the north.
+    pub n_rx: LinkRx<W>,
+    /// Link in from the east.
+    pub e_rx: LinkRx<W>,
+    /// Link in from the south.
+    pub s_rx: LinkRx<W>,
+    /// Link in from the west.
+    pub w_rx: LinkRx<W>,
+    /// Link in from the local endpoint.
+    pub l_rx: LinkRx<W>,
+    /// Link out to the north.
+    pub n_tx: LinkTx<W>,
+    /// Link out to the east.
+    pub e_tx: LinkTx<W>,
+    /// Link out to the south.
+    pub s_tx: LinkTx<W>,
+    /// Link out to the west.
+    pub w_tx: LinkTx<W>,
+    /// Link out to the local endpoint.
+    pub l_tx: LinkTx<W>,
+    /// Configuration bus: node addressed.
+    pub cfg_node: Signal<In, Bits<8>>,
+    /// Configuration bus: register word address.
+    pub cfg_addr: Signal<In, Bits<16>>,
+    /// Configuration bus: write data.
+    pub cfg_wdata: Signal<In, Bits<32>>,
+    /// Configuration bus: write strobe.
+    pub cfg_we: Signal<In, Bit>,
+    /// Configuration bus: read strobe.
+    pub cfg_re: Signal<In, Bit>,
+    /// This router answered the last access (registered).
+    pub cfg_hit: Signal<Out, Bit>,
+    /// Read data of the last access (registered).
+    pub cfg_rdata: Signal<Out, Bits<32>>,
+    /// The last access was rejected (registered).
+    pub cfg_error: Signal<Out, Bit>,
+    inputs: Vec<InputUnit<W>>,
+    outputs: Vec<OutputUnit<W>>,
+    xpose: Transpose5,
+    init_entry: RouteEntry,
+    absent: Pack5,
+    dx: Signal<Local, Bits<8>>,
+    dy: Signal<Local, Bits<8>>,
+    prim: Signal<Local, Bits<3>>,
+    alt: Signal<Local, Bits<3>>,
+    side_x: Signal<Local, Bits<3>>,
+    side_y: Signal<Local, Bits<3>>,
+    node32: Widen<8, 32>,
+    x_mask: Constant<Bits<8>>,
+    x_bits: Constant<Bits<8>>,
+    w_last: Constant<Bits<8>>,
+    h_last: Constant<Bits<8>>,
+    p_n: Constant<Bits<3>>,
+    p_e: Constant<Bits<3>>,
+    p_s: Constant<Bits<3>>,
+    p_w: Constant<Bits<3>>,
+    p_l: Constant<Bits<3>>,
+    shadow_tbl: DistRam<Bits<6>>,
+    init_busy: DFF<Bit>,
+    init_idx: DFF<Bits<8>>,
+    link_down: DFF<Bits<5>>,
+    hit: DFF<Bit>,
+    rdata: DFF<Bits<32>>,
+    error: DFF<Bit>,
+    trace_valid: DFF<Bit>,
+    trace_in: DFF<Bits<5>>,
+    trace_out: DFF<Bits<5>>,
+    trace_pack: TracePack,
+    tbl32: Widen<6, 32>,
+    down32: Widen<5, 32>,
+    n_routed: Count5,
+    n_sent: Count5,
+    n_ttl: Count5,
+    n_unroutable: Count5,
+    n_malformed: Count5,
+    n_overflow: Count5,
+    packets_routed: DFF<Bits<32>>,
+    flits_routed: DFF<Bits<32>>,
+    drop_ttl: DFF<Bits<32>>,
+    drop_unroutable: DFF<Bits<32>>,
+    drop_malformed: DFF<Bits<32>>,
+    overflow: DFF<Bits<32>>,
+    table_writes: DFF<Bits<32>>,
+    cfg_errors: DFF<Bits<32>>,
+    sel: Signal<Local, Bit>,
+    tbl_we: Signal<Local, Bit>,
+    tbl_waddr: Signal<Local, Bits<8>>,
+    tbl_wdata: Signal<Local, Bits<6>>,
+    bad_access: Signal<Local, Bit>,
+    port_oh: Vec<Constant<Bits<5>>>,
+    last_entry: Constant<Bits<8>>,
+    id_value: Constant<Bits<32>>,
+    port_max: Constant<Bits<3>>,
+    one8: Constant<Bits<8>>,
+    one32: Constant<Bits<32>>,
+    zero8: Constant<Bits<8>>,
+    zero5: Constant<Bits<5>>,
+    zero32: Constant<Bits<32>>,
+    a_id: Constant<Bits<16>>,
+    a_node: Constant<Bits<16>>,
+    a_status: Constant<Bits<16>>,
+    a_link_down: Constant<Bits<16>>,
+    a_packets: Constant<Bits<16>>,
+    a_flits: Constant<Bits<16>>,
+    a_drop_ttl: Constant<Bits<16>>,
+    a_drop_unroutable: Constant<Bits<16>>,
+    a_drop_malformed: Constant<Bits<16>>,
+    a_trace: Constant<Bits<16>>,
+    a_table_writes: Constant<Bits<16>>,
+    a_overflow: Constant<Bits<16>>,
+    a_cfg_errors: Constant<Bits<16>>,
+    a_tbl_base: Constant<Bits<16>>,
+    a_tbl_end: Constant<Bits<16>>,
+}
+
+fn c16(v: u32) -> Constant<Bits<16>> {
+    Constant::new((v as u64).to_bits())
+}
+
+impl<const W: usize> Router<W> {
+    /// A router for `p.node` in `p.geometry`.
+    pub fn new(p: RouterParams) -> Self {
+        assert!(W == 32 || W == 64, "flit width {W} not supported");
+        let g = p.geometry;
+        let entries = g.table_entries();
+        let port = |d: PortDir| Constant::new((d as u64).to_bits());
+        let c8 = |v: u32| Constant::new((v as u64).to_bits());
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            node_id: Default::default(),
+            node_x: Default::default(),
+            node_y: Default::default(),
+            n_rx: Default::default(),
+            e_rx: Default::default(),
+            s_rx: Default::default(),
+            w_rx: Default::default(),
+            l_rx: Default::default(),
+            n_tx: Default::default(),
+            e_tx: Default::default(),
+            s_tx: Default::default(),
+            w_tx: Default::default(),
+            l_tx: Default::default(),
+            cfg_node: Default::default(),
+            cfg_addr: Default::default(),
+            cfg_wdata: Default::default(),
+            cfg_we: Default::default(),
+            cfg_re: Default::default(),
+            cfg_hit: Default::default(),
+            cfg_rdata: Default::default(),
+            cfg_error: Default::default(),
+            inputs: (0..5).map(|_| InputUnit::new(&p)).collect(),
+            outputs: (0..5).map(|_| OutputUnit::new(p.fifo_depth)).collect(),
+            xpose: Default::default(),
+            init_entry: Default::default(),
+            absent: Default::default(),
+            dx: Default::default(),
+            dy: Default::default(),
+            prim: Default::default(),
+            alt: Default::default(),
+            side_x: Default::default(),
+            side_y: Default::default(),
+            node32: Default::default(),
+            x_mask: c8((1 << g.x_bits()) - 1),
+            x_bits: c8(g.x_bits()),
+            w_last: c8(g.width() - 1),
+            h_last: c8(g.height() - 1),
+            p_n: port(PortDir::N),
+            p_e: port(PortDir::E),
+            p_s: port(PortDir::S),
+            p_w: port(PortDir::W),
+            p_l: port(PortDir::L),
+            shadow_tbl: DistRam::new(entries as usize),
+            init_busy: Default::default(),
+            init_idx: Default::default(),
+            link_down: Default::default(),
+            hit: Default::default(),
+            rdata: Default::default(),
+            error: Default::default(),
+            trace_valid: Default::default(),
+            trace_in: Default::default(),
+            trace_out: Default::default(),
+            trace_pack: Default::default(),
+            tbl32: Default::default(),
+            down32: Default::default(),
+            n_routed: Default::default(),
+            n_sent: Default::default(),
+            n_ttl: Default::default(),
+            n_unroutable: Default::default(),
+            n_malformed: Default::default(),
+            n_overflow: Default::default(),
+            packets_routed: Default::default(),
+            flits_routed: Default::default(),
+            drop_ttl: Default::default(),
+            drop_unroutable: Default::default(),
+            drop_malformed: Default::default(),
+            overflow: Default::default(),
+            table_writes: Default::default(),
+            cfg_errors: Default::default(),
+            sel: Default::default(),
+            tbl_we: Default::default(),
+            tbl_waddr: Default::default(),
+            tbl_wdata: Default::default(),
+            bad_access: Default::default(),
+            port_oh: (0..5)
+                .map(|i| Constant::new((1u64 << i).to_bits()))
+                .collect(),
+            last_entry: Constant::new(((entries - 1) as u64).to_bits()),
+            id_value: Constant::new((ROUTER_ID_VALUE as u64).to_bits()),
+            port_max: Constant::new((PortDir::L as u64).to_bits()),
+            one8: Constant::new(1u64.to_bits()),
+            one32: Constant::new(1u64.to_bits()),
+            zero8: Constant::new(0u64.to_bits()),
+            zero5: Constant::new(0u64.to_bits()),
+            zero32: Constant::new(0u64.to_bits()),
+            a_id: c16(router_addr::ID),
+            a_node: c16(router_addr::NODE_ID),
+            a_status: c16(router_addr::STATUS),
+            a_link_down: c16(router_addr::LINK_DOWN),
+            a_packets: c16(router_addr::PACKETS_ROUTED),
+            a_flits: c16(router_addr::FLITS_ROUTED),
+            a_drop_ttl: c16(router_addr::DROP_TTL),
+            a_drop_unroutable: c16(router_addr::DROP_UNROUTABLE),
+            a_drop_malformed: c16(router_addr::DROP_MALFORMED),
+            a_trace: c16(router_addr::TRACE),
+            a_table_writes: c16(router_addr::TABLE_WRITES),
+            a_overflow: c16(router_addr::OVERFLOW),
+            a_cfg_errors: c16(router_addr::CFG_ERRORS),
+            a_tbl_base: c16(ROUTE_TABLE_BASE),
+            a_tbl_end: c16(ROUTE_TABLE_BASE + entries),
+        }
+    }
+}
+
+impl<const W: usize> Logic for Router<W> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            init_busy,
+            init_idx,
+            link_down,
+            hit,
+            rdata,
+            error,
+            trace_valid,
+            trace_in,
+            trace_out,
+            packets_routed,
+            flits_routed,
+            drop_ttl,
+            drop_unroutable,
+            drop_malformed,
+            overflow,
+            table_writes,
+            cfg_errors
+        );
+        self.shadow_tbl.clock.next = self.clock.val();
+        for p in 0..5 {
+            self.inputs[p].clock.next = self.clock.val();
+            self.inputs[p].reset.next = self.reset.val();
+            self.inputs[p].enable.next = !self.init_busy.q.val();
+            self.inputs[p].is_local.next = false;
+            self.inputs[p].ports_down.next = self.link_down.q.val() | self.absent.bits.val();
+            self.inputs[p].my_id.next = self.node_id.val();
+            self.outputs[p].clock.next = self.clock.val();
+            self.outputs[p].reset.next = self.reset.val();
+        }
+        self.inputs[4].is_local.next = true;
+        // Links in.
+        self.inputs[0].link_valid.next = self.n_rx.valid.val();
+        self.inputs[0].link_last.next = self.n_rx.last.val();
+        self.inputs[0].link_data.next = self.n_rx.data.val();
+        self.n_rx.credit.next = self.inputs[0].credit_out.val();
+        self.inputs[1].link_valid.next = self.e_rx.valid.val();
+        self.inputs[1].link_last.next = self.e_rx.last.val();
+        self.inputs[1].link_data.next = self.e_rx.data.val();
+        self.e_rx.credit.next = self.inputs[1].credit_out.val();
+        self.inputs[2].link_valid.next = self.s_rx.valid.val();
+        self.inputs[2].link_last.next = self.s_rx.last.val();
+        self.inputs[2].link_data.next = self.s_rx.data.val();
+        self.s_rx.credit.next = self.inputs[2].credit_out.val();
+        self.inputs[3].link_valid.next = self.w_rx.valid.val();
+        self.inputs[3].link_last.next = self.w_rx.last.val();
+        self.inputs[3].link_data.next = self.w_rx.data.val();
+        self.w_rx.credit.next = self.inputs[3].credit_out.val();
+        self.inputs[4].link_valid.next = self.l_rx.valid.val();
+        self.inputs[4].link_last.next = self.l_rx.last.val();
+        self.inputs[4].link_data.next = self.l_rx.data.val();
+        self.l_rx.credit.next = self.inputs[4].credit_out.val();
+        // Links out.
+        self.n_tx.valid.next = self.outputs[0].link_valid.val();
+        self.n_tx.last.next = self.outputs[0].link_last.val();
+        self.n_tx.data.next = self.outputs[0].link_data.val();
+        self.outputs[0].credit_in.next = self.n_tx.credit.val();
+        self.e_tx.valid.next = self.outputs[1].link_valid.val();
+        self.e_tx.last.next = self.outputs[1].link_last.val();
+        self.e_tx.data.next = self.outputs[1].link_data.val();
+        self.outputs[1].credit_in.next = self.e_tx.credit.val();
+        self.s_tx.valid.next = self.outputs[2].link_valid.val();
+        self.s_tx.last.next = self.outputs[2].link_last.val();
+        self.s_tx.data.next = self.outputs[2].link_data.val();
+        self.outputs[2].credit_in.next = self.s_tx.credit.val();
+        self.w_tx.valid.next = self.outputs[3].link_valid.val();
+        self.w_tx.last.next = self.outputs[3].link_last.val();
+        self.w_tx.data.next = self.outputs[3].link_data.val();
+        self.outputs[3].credit_in.next = self.w_tx.credit.val();
+        self.l_tx.valid.next = self.outputs[4].link_valid.val();
+        self.l_tx.last.next = self.outputs[4].link_last.val();
+        self.l_tx.data.next = self.outputs[4].link_data.val();
+        self.outputs[4].credit_in.next = self.l_tx.credit.val();
+        // Switch allocation: requests per output, grants back per input.
+        self.xpose.row0.next = self.inputs[0].req.val();
+        self.xpose.row1.next = self.inputs[1].req.val();
+        self.xpose.row2.next = self.inputs[2].req.val();
+        self.xpose.row3.next = self.inputs[3].req.val();
+        self.xpose.row4.next = self.inputs[4].req.val();
+        self.outputs[0].request.next = self.xpose.col0.val();
+        self.outputs[1].request.next = self.xpose.col1.val();
+        self.outputs[2].request.next = self.xpose.col2.val();
+        self.outputs[3].request.next = self.xpose.col3.val();
+        self.outputs[4].request.next = self.xpose.col4.val();
+        for p in 0..5 {
+            self.inputs[p].grant.next = false;
+            for o in 0..5 {
+                if self.outputs[o].grant.val().get_bit(p) {
+                    self.inputs[p].grant.next = true;
+                }
+            }
+        }
+        // Crossbar.
+        for o in 0..5 {
+            self.outputs[o].data_in.next = self.inputs[0].flit_data.val();
+            self.outputs[o].last_in.next = self.inputs[0].flit_last.val();
+            for p in 1..5 {
+                if self.outputs[o].grant.val().get_bit(p) {
+                    self.outputs[o].data_in.next = self.inputs[p].flit_data.val();
+                    self.outputs[o].last_in.next = self.inputs[p].flit_last.val();
+                }
+            }
+        }
+        // Counters.
+        self.n_routed.b0.next = self.inputs[0].routed_head.val();
+        self.n_routed.b1.next = self.inputs[1].routed_head.val();
+        self.n_routed.b2.next = self.inputs[2].routed_head.val();
+        self.n_routed.b3.next = self.inputs[3].routed_head.val();
+        self.n_routed.b4.next = self.inputs[4].routed_head.val();
+        self.n_sent.b0.next = self.outputs[0].sent.val();
+        self.n_sent.b1.next = self.outputs[1].sent.val();
+        self.n_sent.b2.next = self.outputs[2].sent.val();
+        self.n_sent.b3.next = self.outputs[3].sent.val();
+        self.n_sent.b4.next = self.outputs[4].sent.val();
+        self.n_ttl.b0.next = self.inputs[0].drop_ttl.val();
+        self.n_ttl.b1.next = self.inputs[1].drop_ttl.val();
+        self.n_ttl.b2.next = self.inputs[2].drop_ttl.val();
+        self.n_ttl.b3.next = self.inputs[3].drop_ttl.val();
+        self.n_ttl.b4.next = self.inputs[4].drop_ttl.val();
+        self.n_unroutable.b0.next = self.inputs[0].drop_unroutable.val();
+        self.n_unroutable.b1.next = self.inputs[1].drop_unroutable.val();
+        self.n_unroutable.b2.next = self.inputs[2].drop_unroutable.val();
+        self.n_unroutable.b3.next = self.inputs[3].drop_unroutable.val();
+        self.n_unroutable.b4.next = self.inputs[4].drop_unroutable.val();
+        self.n_malformed.b0.next = self.inputs[0].drop_malformed.val();
+        self.n_malformed.b1.next = self.inputs[1].drop_malformed.val();
+        self.n_malformed.b2.next = self.inputs[2].drop_malformed.val();
+        self.n_malformed.b3.next = self.inputs[3].drop_malformed.val();
+        self.n_malformed.b4.next = self.inputs[4].drop_malformed.val();
+        self.n_overflow.b0.next = self.inputs[0].overflow.val();
+        self.n_overflow.b1.next = self.inputs[1].overflow.val();
+        self.n_overflow.b2.next = self.inputs[2].overflow.val();
+        self.n_overflow.b3.next = self.inputs[3].overflow.val();
+        self.n_overflow.b4.next = self.inputs[4].overflow.val();
+        self.packets_routed.d.next = self.packets_routed.q.val() + self.n_routed.count.val();
+        self.flits_routed.d.next = self.flits_routed.q.val() + self.n_sent.count.val();
+        self.drop_ttl.d.next = self.drop_ttl.q.val() + self.n_ttl.count.val();
+        self.drop_unroutable.d.next = self.drop_unroutable.q.val() + self.n_unroutable.count.val();
+        self.drop_malformed.d.next = self.drop_malformed.q.val() + self.n_malformed.count.val();
+        self.overflow.d.next = self.overflow.q.val() + self.n_overflow.count.val();
+        // Trace capture: the last traced head flit's input and output port.
+        for p in 0..5 {
+            if self.inputs[p].trace_hit.val() {
+                self.trace_valid.d.next = true;
+                self.trace_in.d.next = self.port_oh[p].val();
+                self.trace_out.d.next = self.inputs[p].req.val();
+            }
+        }
+        self.trace_pack.valid.next = self.trace_valid.q.val();
+        self.trace_pack.in_port.next = self.trace_in.q.val();
+        self.trace_pack.out_port.next = self.trace_out.q.val();
+        // Route table: loaded with dimension-order routes after reset, then
+        // written by the host through the configuration bus.
+        // Ports at the mesh edge lead nowhere: always down.
+        self.absent.b0.next = self.node_y.val() == self.zero8.val();
+        self.absent.b1.next = self.node_x.val() == self.w_last.val();
+        self.absent.b2.next = self.node_y.val() == self.h_last.val();
+        self.absent.b3.next = self.node_x.val() == self.zero8.val();
+        self.absent.b4.next = false;
+        // Dimension-order route for destination `init_idx` (the reference
+        // is replimesh_spec::dor_route; a fabric test compares them).
+        self.dx.next = self.init_idx.q.val() & self.x_mask.val();
+        self.dy.next = self.init_idx.q.val() >> self.x_bits.val();
+        self.side_x.next = self.p_e.val();
+        if self.node_x.val() == self.w_last.val() {
+            self.side_x.next = self.p_w.val();
+        }
+        self.side_y.next = self.p_s.val();
+        if self.node_y.val() == self.h_last.val() {
+            self.side_y.next = self.p_n.val();
+        }
+        self.prim.next = self.p_l.val();
+        if self.dy.val() < self.node_y.val() {
+            self.prim.next = self.p_n.val();
+        }
+        if self.dy.val() > self.node_y.val() {
+            self.prim.next = self.p_s.val();
+        }
+        if self.dx.val() < self.node_x.val() {
+            self.prim.next = self.p_w.val();
+        }
+        if self.dx.val() > self.node_x.val() {
+            self.prim.next = self.p_e.val();
+        }
+        self.alt.next = self.p_l.val();
+        if self.dx.val() != self.node_x.val() {
+            self.alt.next = self.side_y.val();
+        }
+        if self.dy.val() != self.node_y.val() {
+            self.alt.next = self.side_x.val();
+        }
+        if (self.dx.val() != self.node_x.val()) && (self.dy.val() < self.node_y.val()) {
+            self.alt.next = self.p_n.val();
+        }
+        if (self.dx.val() != self.node_x.val()) && (self.dy.val() > self.node_y.val()) {
+            self.alt.next = self.p_s.val();
+        }
+        self.init_entry.primary.next = self.prim.val();
+        self.init_entry.alternate.next = self.alt.val();
+        self.tbl_we.next = false;
+        self.tbl_waddr.next = self.init_idx.q.val();
+        self.tbl_wdata.next = self.init_entry.entry.val();
+        if self.init_busy.q.val() {
+            self.tbl_we.next = true;
+            self.init_idx.d.next = self.init_idx.q.val() + self.one8.val();
+            if self.init_idx.q.val() == self.last_entry.val() {
+                self.init_busy.d.next = false;
+            }
+        }
+        // Configuration bus.
+        self.sel.next = self.cfg_node.val() == self.node_id.val();
+        self.node32.narrow.next = self.node_id.val();
+        self.shadow_tbl.read_address.next = self.cfg_addr.val().get_bits::<8>(0);
+        self.tbl32.narrow.next = self.shadow_tbl.read_data.val();
+        self.down32.narrow.next = self.link_down.q.val();
+        self.hit.d.next = self.sel.val() && (self.cfg_we.val() || self.cfg_re.val());
+        self.bad_access.next = false;
+        if self.sel.val() && self.cfg_we.val() {
+            if self.cfg_addr.val() == self.a_link_down.val() {
+                self.link_down.d.next = self.cfg_wdata.val().get_bits::<5>(0);
+            } else if self.cfg_addr.val() == self.a_trace.val() {
+                self.trace_valid.d.next = false;
+            } else if (self.cfg_addr.val() >= self.a_tbl_base.val())
+                && (self.cfg_addr.val() < self.a_tbl_end.val())
+                && !self.init_busy.q.val()
+                && (self.cfg_wdata.val().get_bits::<3>(0) <= self.port_max.val())
+                && (self.cfg_wdata.val().get_bits::<3>(3) <= self.port_max.val())
+                && !self.cfg_wdata.val().get_bits::<26>(6).any()
+            {
+                self.tbl_we.next = true;
+                self.tbl_waddr.next = self.cfg_addr.val().get_bits::<8>(0);
+                self.tbl_wdata.next = self.cfg_wdata.val().get_bits::<6>(0);
+                self.table_writes.d.next = self.table_writes.q.val() + self.one32.val();
+            } else {
+                self.bad_access.next = true;
+            }
+        }
+        for p in 0..5 {
+            self.inputs[p].tbl_we.next = self.tbl_we.val();
+            self.inputs[p].tbl_waddr.next = self.tbl_waddr.val();
+            self.inputs[p].tbl_wdata.next = self.tbl_wdata.val();
+        }
+        self.shadow_tbl.write_enable.next = self.tbl_we.val();
+        self.shadow_tbl.write_address.next = self.tbl_waddr.val();
+        self.shadow_tbl.write_data.next = self.tbl_wdata.val();
+        self.rdata.d.next = self.zero32.val();
+        if self.sel.val() && self.cfg_re.val() {
+            if self.cfg_addr.val() == self.a_id.val() {
+                self.rdata.d.next = self.id_value.val();
+            } else if self.cfg_addr.val() == self.a_node.val() {
+                self.rdata.d.next = self.node32.wide.val();
+            } else if self.cfg_addr.val() == self.a_status.val() {
+                if !self.init_busy.q.val() {
+                    self.rdata.d.next = self.one32.val();
+                }
+            } else if self.cfg_addr.val() == self.a_link_down.val() {
+                self.rdata.d.next = self.down32.wide.val();
+            } else if self.cfg_addr.val() == self.a_packets.val() {
+                self.rdata.d.next = self.packets_routed.q.val();
+            } else if self.cfg_addr.val() == self.a_flits.val() {
+                self.rdata.d.next = self.flits_routed.q.val();
+            } else if self.cfg_addr.val() == self.a_drop_ttl.val() {
+                self.rdata.d.next = self.drop_ttl.q.val();
+            } else if self.cfg_addr.val() == self.a_drop_unroutable.val() {
+                self.rdata.d.next = self.drop_unroutable.q.val();
+            } else if self.cfg_addr.val() == self.a_drop_malformed.val() {
+                self.rdata.d.next = self.drop_malformed.q.val();
+            } else if self.cfg_addr.val() == self.a_trace.val() {
+                self.rdata.d.next = self.trace_pack.word.val();
+            } else if self.cfg_addr.val() == self.a_table_writes.val() {
+                self.rdata.d.next = self.table_writes.q.val();
+            } else if self.cfg_addr.val() == self.a_overflow.val() {
+                self.rdata.d.next = self.overflow.q.val();
+            } else if self.cfg_addr.val() == self.a_cfg_errors.val() {
+                self.rdata.d.next = self.cfg_errors.q.val();
+            } else if (self.cfg_addr.val() >= self.a_tbl_base.val())
+                && (self.cfg_addr.val() < self.a_tbl_end.val())
+            {
+                self.rdata.d.next = self.tbl32.wide.val();
+            } else {
+                self.bad_access.next = true;
+            }
+        }
+        self.error.d.next = self.bad_access.val();
+        if self.bad_access.val() {
+            self.cfg_errors.d.next = self.cfg_errors.q.val() + self.one32.val();
+        }
+        self.cfg_hit.next = self.hit.q.val();
+        self.cfg_rdata.next = self.rdata.q.val();
+        self.cfg_error.next = self.error.q.val();
+        if self.reset.val() {
+            self.init_busy.d.next = true;
+            self.init_idx.d.next = self.zero8.val();
+            self.link_down.d.next = self.zero5.val();
+            self.trace_valid.d.next = false;
+            self.packets_routed.d.next = self.zero32.val();
+            self.flits_routed.d.next = self.zero32.val();
+            self.drop_ttl.d.next = self.zero32.val();
+            self.drop_unroutable.d.next = self.zero32.val();
+            self.drop_malformed.d.next = self.zero32.val();
+            self.overflow.d.next = self.zero32.val();
+            self.table_writes.d.next = self.zero32.val();
+            self.cfg_errors.d.next = self.zero32.val();
+            self.error.d.next = false;
+            self.hit.d.next = false;
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! One router output: the round-robin switch allocator, the wormhole lock, the
+//! credit counter for the neighbour's buffer and the output register.
+
+use crate::common::arbiter::RoundRobin5;
+use rust_hdl::prelude::*;
+
+/// Output side of one router port.
+#[derive(LogicBlock)]
+pub struct OutputUnit<const W: usize> {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset.
+    pub reset: Signal<In, Bit>,
+    /// Inputs asking for this output (bit per input port).
+    pub request: Signal<In, Bits<5>>,
+    /// The input that sends this cycle (one-hot, zero if none).
+    pub grant: Signal<Out, Bits<5>>,
+    /// Flit of the granted input (selected by the router's crossbar).
+    pub data_in: Signal<In, Bits<W>>,
+    /// Tail flag of the granted input's flit.
+    pub last_in: Signal<In, Bit>,
+    /// Link to the neighbour: flit valid (registered).
+    pub link_valid: Signal<Out, Bit>,
+    /// Link to the neighbour: tail flag (registered).
+    pub link_last: Signal<Out, Bit>,
+    /// Link to the neighbour: flit (registered).
+    pub link_data: Signal<Out, Bits<W>>,
+    /// Credit from the neighbour: one slot of its buffer freed.
+    pub credit_in: Signal<In, Bit>,
+    /// Pulse: a flit was switched to this output.
+    pub sent: Signal<Out, Bit>,
+    arb: RoundRobin5,
+    owner: DFF<Bits<5>>,
+    credits: DFF<Bits<8>>,
+    out_valid: DFF<Bit>,
+    out_last: DFF<Bit>,
+    out_data: DFF<Bits<W>>,
+    depth: Constant<Bits<8>>,
+    one8: Constant<Bits<8>>,
+    all5: Constant<Bits<5>>,
+}
+
+impl<const W: usize> OutputUnit<W> {
+    /// An output whose neighbour buffers `depth` flits.
+    pub fn new(depth: usize) -> Self {
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            request: Default::default(),
+            grant: Default::default(),
+            data_in: Default::default(),
+            last_in: Default::default(),
+            link_valid: Default::default(),
+            link_last: Default::default(),
+            link_data: Default::default(),
+            credit_in: Default::default(),
+            sent: Default::default(),
+            arb: Default::default(),
+            owner: Default::default(),
+            credits: Default::default(),
+            out_valid: Default::default(),
+            out_last: Default::default(),
+            out_data: Default::default(),
+            depth: Constant::new((depth as u64).to_bits()),
+            one8: Constant::new(1u64.to_bits()),
+            all5: Constant::new(0b11111u64.to_bits()),
+        }
+    }
+}
+
+impl<const W: usize> Logic for OutputUnit<W> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, owner, credits, out_valid, out_last, out_data);
+        clock!(self, clock, arb);
+        self.arb.reset.next = self.reset.val();
+        // A packet in flight keeps the output: `owner` holds only its input
+        // while locked, and every input otherwise.
+        self.arb.request.next = self.request.val() & self.owner.q.val();
+        // A credit arriving this cycle may be spent this cycle.
+        self.arb.enable.next = self.credits.q.val().any() || self.credit_in.val();
+        self.grant.next = self.arb.grant.val();
+        self.sent.next = self.arb.grant.val().any();
+        // Rotate priority per packet, not per flit.
+        self.arb.advance.next = self.sent.val() && self.last_in.val();
+        self.out_valid.d.next = self.sent.val();
+        self.out_last.d.next = self.sent.val() && self.last_in.val();
+        self.out_data.d.next = self.data_in.val();
+        if self.sent.val() {
+            if self.last_in.val() {
+                self.owner.d.next = self.all5.val();
+            } else {
+                self.owner.d.next = self.arb.grant.val();
+            }
+        }
+        if self.credit_in.val() && !self.sent.val() {
+            self.credits.d.next = self.credits.q.val() + self.one8.val();
+        }
+        if !self.credit_in.val() && self.sent.val() {
+            self.credits.d.next = self.credits.q.val() - self.one8.val();
+        }
+        self.link_valid.next = self.out_valid.q.val();
+        self.link_last.next = self.out_last.q.val();
+        self.link_data.next = self.out_data.q.val();
+        if self.reset.val() {
+            self.owner.d.next = self.all5.val();
+            self.credits.d.next = self.depth.val();
+            self.out_valid.d.next = false;
+        }
+    }
+}

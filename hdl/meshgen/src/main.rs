@@ -1,0 +1,97 @@
+//! `meshgen`: writes the fabric's Verilog and the generated docs.
+//!
+//! ```text
+//! meshgen verilog --mesh 4x4 --flit-bits 64 -o mesh.v
+//! meshgen docs --out docs
+//! ```
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use replimesh_hdl::{generate_mesh_verilog, FabricParams};
+use replimesh_spec::MeshGeometry;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "meshgen", about = "replimesh fabric generator")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write the mesh as Verilog (top module `top`).
+    Verilog {
+        /// Mesh size WxH, each side 2..=16.
+        #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
+        mesh: MeshGeometry,
+        /// Flit width in bits: 32 or 64.
+        #[arg(long, default_value_t = 64)]
+        flit_bits: u32,
+        /// Input FIFO depth in flits (power of two, 2..=64).
+        #[arg(long, default_value_t = 8)]
+        fifo_depth: usize,
+        /// Output file; standard output when absent.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the generated reference docs (packet format, router registers).
+    Docs {
+        /// The docs folder.
+        #[arg(long, default_value = "docs")]
+        out: PathBuf,
+    },
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    if let Err(e) = run(cli) {
+        eprintln!("meshgen: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Verilog {
+            mesh,
+            flit_bits,
+            fifo_depth,
+            out,
+        } => {
+            if !replimesh_spec::FLIT_WIDTHS.contains(&flit_bits) {
+                bail!("flit width {flit_bits} is not supported: use 32 or 64");
+            }
+            if !fifo_depth.is_power_of_two() || !(2..=64).contains(&fifo_depth) {
+                bail!("fifo depth {fifo_depth} must be a power of two in 2..=64");
+            }
+            let p = FabricParams {
+                geometry: mesh,
+                flit_bits,
+                fifo_depth,
+            };
+            let text = generate_mesh_verilog(&p);
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
+        }
+        Cmd::Docs { out } => {
+            for (name, text) in replimesh_codegen::reference_docs() {
+                let path = out.join(name);
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Fabric behaviour tests live in `tests/`, one file per feature.

@@ -1,0 +1,20 @@
+//! Checking and loading the simulated fabric.
+//!
+//! - [`Scoreboard`]: every packet sent must come out exactly once, at its
+//!   destination, with its header and payload intact, and (unless routes
+//!   change underneath it) in order per source–destination pair; anything
+//!   else is reported, and what never arrives is reported lost.
+//! - [`Pattern`]: the classic synthetic traffic patterns.
+//! - [`run_traffic`]: Bernoulli injection at an offered load, a measured
+//!   window, then a drain that must deliver everything.
+#![forbid(unsafe_code)]
+
+mod patterns;
+mod runner;
+mod scoreboard;
+
+pub use patterns::Pattern;
+pub use runner::{
+    make_packet, payload_flit, run_traffic, zero_load, TrafficConfig, TrafficResult, ZeroLoad,
+};
+pub use scoreboard::{Finding, Report, Scoreboard};

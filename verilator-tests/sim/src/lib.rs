@@ -1,0 +1,439 @@
+//! The Verilator bridge: the mesh's generated Verilog, compiled by
+//! `verilator --cc` at build time, driven cycle by cycle from Rust.
+//!
+//! [`Fabric`] is the safe API: build a mesh, send packets at a node's local
+//! port (with the credit protocol a real endpoint follows), take delivered
+//! packets, step cycles, and reach every router's registers over the
+//! configuration bus.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+mod ffi;
+
+use ffi::{CycleIo, Model, PortIo, VARIANTS};
+use replimesh_regs::{HeaderError, PacketHeader};
+use replimesh_spec::{router_addr, MeshGeometry, NodeId, Route, ROUTE_TABLE_BASE};
+use std::collections::VecDeque;
+
+/// Errors of the bridge.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// No model of this size and flit width was compiled in.
+    #[error(
+        "no Verilator model for a {width}x{height} mesh with {flit_bits}-bit flits; built: {built}"
+    )]
+    NotBuilt {
+        /// Columns asked for.
+        width: u32,
+        /// Rows asked for.
+        height: u32,
+        /// Flit width asked for.
+        flit_bits: u32,
+        /// The variants available.
+        built: String,
+    },
+    /// The C++ model threw.
+    #[error("the Verilator model failed: {0}")]
+    Model(&'static str),
+    /// A node id names no node of this mesh.
+    #[error("node {0} is not in this mesh")]
+    NoSuchNode(u8),
+    /// The router rejected a configuration access.
+    #[error("router {node} rejected the access to register 0x{addr:03x}")]
+    CfgRejected {
+        /// Router.
+        node: u8,
+        /// Word address.
+        addr: u16,
+    },
+    /// The routers did not finish loading their tables after reset.
+    #[error("router {0} did not finish initialising its route table")]
+    InitTimeout(u8),
+    /// A packet's header cannot be encoded.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// A packet whose payload does not fit the flit width.
+    #[error("payload flit {index} (0x{value:x}) does not fit in {flit_bits} bits")]
+    PayloadTooWide {
+        /// Flit index.
+        index: usize,
+        /// Value.
+        value: u64,
+        /// Flit width.
+        flit_bits: u32,
+    },
+    /// The router sent more flits than the credits it was given (a protocol bug).
+    #[error("router {0} overran the host's ejection buffer")]
+    EjectOverrun(u8),
+}
+
+/// Lists the compiled variants as `WxH:bits`.
+pub fn built_variants() -> Vec<(MeshGeometry, u32)> {
+    VARIANTS
+        .iter()
+        .filter_map(|v| MeshGeometry::new(v.width, v.height).map(|g| (g, v.flit_bits)))
+        .collect()
+}
+
+/// A packet as the host hands it to its local port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// Header (its `src` is overwritten by the ingress router).
+    pub header: PacketHeader,
+    /// Payload flits after the header.
+    pub payload: Vec<u64>,
+}
+
+/// A packet taken from a node's local port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// Node that received it.
+    pub node: NodeId,
+    /// Decoded header, or why it failed to decode.
+    pub header: Result<PacketHeader, HeaderError>,
+    /// Flits after the header flit(s).
+    pub payload: Vec<u64>,
+    /// Cycle the head flit came out of the router.
+    pub head_cycle: u64,
+    /// Cycle the tail flit came out of the router.
+    pub tail_cycle: u64,
+}
+
+/// Per-router counters, read over the configuration bus.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouterCounters {
+    /// Head flits switched.
+    pub packets_routed: u32,
+    /// Flits switched.
+    pub flits_routed: u32,
+    /// TTL drops.
+    pub drop_ttl: u32,
+    /// Drops with no live port.
+    pub drop_unroutable: u32,
+    /// Malformed header drops.
+    pub drop_malformed: u32,
+    /// Flits that hit a full FIFO.
+    pub overflow: u32,
+    /// Route table writes.
+    pub table_writes: u32,
+    /// Rejected configuration accesses.
+    pub cfg_errors: u32,
+}
+
+#[derive(Default)]
+struct NodePort {
+    /// Flits waiting to enter the router: (flit, last).
+    tx: VecDeque<(u64, bool)>,
+    /// Credits for the router's local input FIFO.
+    tx_credits: usize,
+    /// Flits the router delivered that the host has not consumed: (flit, last, cycle).
+    rx_buf: VecDeque<(u64, bool, u64)>,
+    /// Flits of the packet being assembled, with the head's cycle.
+    rx_partial: Vec<u64>,
+    rx_head_cycle: u64,
+    accepting: bool,
+    delivered: VecDeque<Delivered>,
+    overrun: bool,
+}
+
+/// A simulated mesh: the generated RTL in Verilator plus a host-side model of
+/// each node's local port.
+pub struct Fabric {
+    model: Model,
+    geometry: MeshGeometry,
+    flit_bits: u32,
+    fifo_depth: usize,
+    io: CycleIo,
+    ports: Vec<PortIo>,
+    nodes: Vec<NodePort>,
+    cycle: u64,
+}
+
+impl Fabric {
+    /// Builds, resets and initialises a mesh of `geometry` with `flit_bits`-bit flits.
+    pub fn new(geometry: MeshGeometry, flit_bits: u32) -> Result<Fabric, SimError> {
+        Self::with_trace(geometry, flit_bits, None)
+    }
+
+    /// As [`Fabric::new`], dumping a VCD to `trace` (needs the `trace` feature).
+    pub fn with_trace(
+        geometry: MeshGeometry,
+        flit_bits: u32,
+        trace: Option<&std::path::Path>,
+    ) -> Result<Fabric, SimError> {
+        let variant = VARIANTS
+            .iter()
+            .find(|v| {
+                v.width == geometry.width()
+                    && v.height == geometry.height()
+                    && v.flit_bits == flit_bits
+            })
+            .copied()
+            .ok_or_else(|| SimError::NotBuilt {
+                width: geometry.width(),
+                height: geometry.height(),
+                flit_bits,
+                built: VARIANTS
+                    .iter()
+                    .map(|v| format!("{}x{}:{}", v.width, v.height, v.flit_bits))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let model = Model::new(variant, trace).ok_or(SimError::Model("constructor threw"))?;
+        let n = geometry.nodes() as usize;
+        let mut fabric = Fabric {
+            model,
+            geometry,
+            flit_bits,
+            fifo_depth: variant.fifo_depth,
+            io: CycleIo::default(),
+            ports: vec![PortIo::default(); n],
+            nodes: (0..n).map(|_| NodePort::default()).collect(),
+            cycle: 0,
+        };
+        fabric.reset()?;
+        Ok(fabric)
+    }
+
+    /// Resets the RTL and the host ports, then waits until every router has
+    /// loaded its dimension-order table.
+    pub fn reset(&mut self) -> Result<(), SimError> {
+        for node in &mut self.nodes {
+            *node = NodePort {
+                tx_credits: self.fifo_depth,
+                accepting: true,
+                ..Default::default()
+            };
+        }
+        self.io.reset = 1;
+        for _ in 0..4 {
+            self.step()?;
+        }
+        self.io.reset = 0;
+        self.step_n(self.geometry.table_entries() as u64 + 2)?;
+        for id in self.geometry.node_ids().collect::<Vec<_>>() {
+            if self.cfg_read(id, router_addr::STATUS)? & 1 == 0 {
+                return Err(SimError::InitTimeout(id.0));
+            }
+        }
+        Ok(())
+    }
+
+    /// Mesh size.
+    pub fn geometry(&self) -> MeshGeometry {
+        self.geometry
+    }
+    /// Flit width in bits.
+    pub fn flit_bits(&self) -> u32 {
+        self.flit_bits
+    }
+    /// Input FIFO depth in flits.
+    pub fn fifo_depth(&self) -> usize {
+        self.fifo_depth
+    }
+    /// Cycles simulated since construction.
+    pub fn cycle(&self) -> u64 {
+        self.cycle
+    }
+
+    fn index(&self, node: NodeId) -> Result<usize, SimError> {
+        self.geometry
+            .index_of(node)
+            .ok_or(SimError::NoSuchNode(node.0))
+    }
+
+    /// Queues `packet` at `node`'s local port; it enters the router as
+    /// credits allow.
+    pub fn send(&mut self, node: NodeId, packet: &Packet) -> Result<(), SimError> {
+        let i = self.index(node)?;
+        let mut flits = packet.header.to_flits(self.flit_bits)?;
+        for (index, &value) in packet.payload.iter().enumerate() {
+            if self.flit_bits == 32 && value > u32::MAX as u64 {
+                return Err(SimError::PayloadTooWide {
+                    index,
+                    value,
+                    flit_bits: 32,
+                });
+            }
+            flits.push(value);
+        }
+        let n = flits.len();
+        let tx = &mut self.nodes[i].tx;
+        tx.extend(flits.into_iter().enumerate().map(|(k, f)| (f, k + 1 == n)));
+        Ok(())
+    }
+
+    /// Flits still waiting at `node`'s local port.
+    pub fn queued_flits(&self, node: NodeId) -> usize {
+        self.index(node)
+            .map(|i| self.nodes[i].tx.len())
+            .unwrap_or(0)
+    }
+
+    /// Whether `node`'s host takes flits from the router (when not, the
+    /// router's local output runs out of credits and the mesh backs up).
+    pub fn set_accepting(&mut self, node: NodeId, accepting: bool) -> Result<(), SimError> {
+        let i = self.index(node)?;
+        self.nodes[i].accepting = accepting;
+        Ok(())
+    }
+
+    /// Takes the oldest packet delivered at `node`.
+    pub fn recv(&mut self, node: NodeId) -> Option<Delivered> {
+        let i = self.index(node).ok()?;
+        self.nodes[i].delivered.pop_front()
+    }
+
+    /// Takes every delivered packet, all nodes.
+    pub fn drain_delivered(&mut self) -> Vec<Delivered> {
+        self.nodes
+            .iter_mut()
+            .flat_map(|n| n.delivered.drain(..))
+            .collect()
+    }
+
+    /// Flits in flight anywhere the host can see: queued at sources or held
+    /// in ejection buffers.
+    pub fn host_flits_pending(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| n.tx.len() + n.rx_buf.len() + n.rx_partial.len())
+            .sum()
+    }
+
+    /// Simulates one cycle.
+    pub fn step(&mut self) -> Result<(), SimError> {
+        let flit_bits = self.flit_bits;
+        let geometry = self.geometry;
+        for (i, (node, port)) in self.nodes.iter_mut().zip(self.ports.iter_mut()).enumerate() {
+            port.inj_valid = 0;
+            if node.tx_credits > 0 {
+                if let Some((flit, last)) = node.tx.pop_front() {
+                    node.tx_credits -= 1;
+                    port.inj_valid = 1;
+                    port.inj_last = last as u8;
+                    port.inj_data = flit;
+                }
+            }
+            port.ej_credit = 0;
+            if node.accepting {
+                if let Some((flit, last, at)) = node.rx_buf.pop_front() {
+                    port.ej_credit = 1;
+                    if node.rx_partial.is_empty() {
+                        node.rx_head_cycle = at;
+                    }
+                    node.rx_partial.push(flit);
+                    if last {
+                        let flits = std::mem::take(&mut node.rx_partial);
+                        let hf = PacketHeader::header_flits(flit_bits).min(flits.len());
+                        let header = PacketHeader::from_flits(&flits, flit_bits)
+                            .unwrap_or(Err(HeaderError::UnknownKind(u32::MAX)));
+                        node.delivered.push_back(Delivered {
+                            node: geometry.id_at(i),
+                            header,
+                            payload: flits[hf..].to_vec(),
+                            head_cycle: node.rx_head_cycle,
+                            tail_cycle: at,
+                        });
+                    }
+                }
+            }
+        }
+        if !self.model.cycle(&mut self.io, &mut self.ports) {
+            return Err(SimError::Model("cycle threw"));
+        }
+        self.cycle += 1;
+        let cycle = self.cycle;
+        let mask = if flit_bits == 64 {
+            u64::MAX
+        } else {
+            u32::MAX as u64
+        };
+        for (node, port) in self.nodes.iter_mut().zip(self.ports.iter()) {
+            if port.inj_credit != 0 {
+                node.tx_credits += 1;
+            }
+            if port.ej_valid != 0 {
+                if node.rx_buf.len() >= self.fifo_depth {
+                    node.overrun = true;
+                }
+                node.rx_buf
+                    .push_back((port.ej_data & mask, port.ej_last != 0, cycle));
+            }
+        }
+        if let Some(i) = self.nodes.iter().position(|n| n.overrun) {
+            return Err(SimError::EjectOverrun(self.geometry.id_at(i).0));
+        }
+        Ok(())
+    }
+
+    /// Simulates `n` cycles.
+    pub fn step_n(&mut self, n: u64) -> Result<(), SimError> {
+        for _ in 0..n {
+            self.step()?;
+        }
+        Ok(())
+    }
+
+    fn cfg_access(&mut self, node: NodeId, addr: u32, write: Option<u32>) -> Result<u32, SimError> {
+        self.index(node)?;
+        self.io.cfg_node = node.0;
+        self.io.cfg_addr = addr as u16;
+        self.io.cfg_wdata = write.unwrap_or(0);
+        self.io.cfg_we = write.is_some() as u8;
+        self.io.cfg_re = write.is_none() as u8;
+        let r = self.step();
+        self.io.cfg_we = 0;
+        self.io.cfg_re = 0;
+        r?;
+        if self.io.cfg_error != 0 || addr > u16::MAX as u32 {
+            return Err(SimError::CfgRejected {
+                node: node.0,
+                addr: addr as u16,
+            });
+        }
+        Ok(self.io.cfg_rdata)
+    }
+
+    /// Reads a router register (one cycle; traffic keeps moving).
+    pub fn cfg_read(&mut self, node: NodeId, addr: u32) -> Result<u32, SimError> {
+        self.cfg_access(node, addr, None)
+    }
+
+    /// Writes a router register (one cycle; traffic keeps moving).
+    pub fn cfg_write(&mut self, node: NodeId, addr: u32, value: u32) -> Result<(), SimError> {
+        self.cfg_access(node, addr, Some(value)).map(|_| ())
+    }
+
+    /// Rewrites `node`'s route for `dest`.
+    pub fn write_route(
+        &mut self,
+        node: NodeId,
+        dest: NodeId,
+        route: Route,
+    ) -> Result<(), SimError> {
+        self.cfg_write(node, ROUTE_TABLE_BASE + dest.0 as u32, route.encode())
+    }
+
+    /// Reads `node`'s route for `dest`; `None` if the entry holds no valid route.
+    pub fn read_route(&mut self, node: NodeId, dest: NodeId) -> Result<Option<Route>, SimError> {
+        Ok(Route::decode(
+            self.cfg_read(node, ROUTE_TABLE_BASE + dest.0 as u32)?,
+        ))
+    }
+
+    /// Reads every counter of `node`'s router.
+    pub fn counters(&mut self, node: NodeId) -> Result<RouterCounters, SimError> {
+        Ok(RouterCounters {
+            packets_routed: self.cfg_read(node, router_addr::PACKETS_ROUTED)?,
+            flits_routed: self.cfg_read(node, router_addr::FLITS_ROUTED)?,
+            drop_ttl: self.cfg_read(node, router_addr::DROP_TTL)?,
+            drop_unroutable: self.cfg_read(node, router_addr::DROP_UNROUTABLE)?,
+            drop_malformed: self.cfg_read(node, router_addr::DROP_MALFORMED)?,
+            overflow: self.cfg_read(node, router_addr::OVERFLOW)?,
+            table_writes: self.cfg_read(node, router_addr::TABLE_WRITES)?,
+            cfg_errors: self.cfg_read(node, router_addr::CFG_ERRORS)?,
+        })
+    }
+}
