@@ -50,6 +50,12 @@ pub fn generate_mesh_verilog(p: &FabricParams) -> String {
     merge_identical_modules(&raw)
 }
 
+/// Generates one block alone (for per-block lint and synthesis), through
+/// the same merging and assignment isolation as the mesh.
+pub fn generate_block_verilog<U: Block>(uut: &U) -> String {
+    merge_identical_modules(&generate_verilog(uut))
+}
+
 /// Splits Verilog text into `(name, body)` module chunks plus the preamble.
 fn split_modules(text: &str) -> (String, Vec<(String, String)>) {
     let mut preamble = String::new();

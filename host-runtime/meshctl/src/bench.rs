@@ -27,6 +27,9 @@ struct NocBench {
     saturation_throughput: f64,
     curve: Vec<Point>,
     sim_cycles_per_second: f64,
+    /// The model alone, idle mesh: what the harness and scoreboard cost shows
+    /// as the gap to `sim_cycles_per_second`.
+    model_idle_cycles_per_second: f64,
     lost_packets: usize,
 }
 
@@ -90,6 +93,11 @@ pub fn noc(
     }
     curve.sort_by(|a, b| a.offered.total_cmp(&b.offered));
     let secs = started.elapsed().as_secs_f64();
+    fabric.reset()?;
+    let idle_cycles = 20_000;
+    let idle_started = Instant::now();
+    fabric.step_n(idle_cycles)?;
+    let idle_secs = idle_started.elapsed().as_secs_f64();
     let out = NocBench {
         mesh: format!("{}x{}", mesh.width(), mesh.height()),
         pattern: pattern.name(),
@@ -101,6 +109,7 @@ pub fn noc(
         saturation_throughput: best,
         curve,
         sim_cycles_per_second: sim_cycles as f64 / secs,
+        model_idle_cycles_per_second: idle_cycles as f64 / idle_secs,
         lost_packets: lost,
     };
     println!("{}", serde_json::to_string_pretty(&out)?);

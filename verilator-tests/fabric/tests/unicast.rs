@@ -72,3 +72,12 @@ fn scoreboard_reports_a_packet_that_never_arrives() {
     assert!(!report.is_clean());
     assert!(matches!(report.findings[0], Finding::Lost { .. }));
 }
+
+#[test]
+fn every_pattern_past_saturation_loses_nothing_8x8() {
+    saturate(8, 8, Pattern::Uniform, 1, 21);
+    saturate(8, 8, Pattern::Uniform, 4, 22);
+    saturate(8, 8, Pattern::Transpose, 4, 23);
+    saturate(8, 8, Pattern::Bitcomp, 4, 24);
+    saturate(8, 8, Pattern::Hotspot, 4, 25);
+}

@@ -63,6 +63,9 @@ pub enum SimError {
         /// Flit width.
         flit_bits: u32,
     },
+    /// A waveform was asked for, but the bridge was built without the `trace` feature.
+    #[error("VCD tracing needs the `trace` feature of replimesh-sim (cargo --features replimesh-sim/trace)")]
+    TraceNotBuilt,
     /// The router sent more flits than the credits it was given (a protocol bug).
     #[error("router {0} overran the host's ejection buffer")]
     EjectOverrun(u8),
@@ -162,6 +165,9 @@ impl Fabric {
         flit_bits: u32,
         trace: Option<&std::path::Path>,
     ) -> Result<Fabric, SimError> {
+        if trace.is_some() && !cfg!(feature = "trace") {
+            return Err(SimError::TraceNotBuilt);
+        }
         let variant = VARIANTS
             .iter()
             .find(|v| {
