@@ -77,7 +77,10 @@ fn traced_routers(f: &mut Fabric, src: NodeId, dest: NodeId) -> Vec<NodeId> {
         got = got.or_else(|| f.recv(dest));
     }
     let got = got.expect("traced packet delivered");
-    assert_eq!((got.payload, got.header.map(|h| h.trace)), (p.payload, Ok(true)));
+    assert_eq!(
+        (got.payload, got.header.map(|h| h.trace)),
+        (p.payload, Ok(true))
+    );
     g.node_ids()
         .collect::<Vec<_>>()
         .into_iter()
@@ -95,7 +98,10 @@ fn tables_rewritten_under_load_lose_nothing_and_take_effect() {
     // Paths can change mid-stream, so per-pair order is not promised.
     let mut sb = Scoreboard::unordered();
     traffic(&mut f, &mut sb, &mut rng, 500, 0.5);
-    assert!(sb.outstanding() > 0, "the rewrite must happen under traffic");
+    assert!(
+        sb.outstanding() > 0,
+        "the rewrite must happen under traffic"
+    );
     // One entry per cycle, traffic moving all along.
     let mut rewritten = 0;
     for here in g.node_ids().collect::<Vec<_>>() {
@@ -113,10 +119,18 @@ fn tables_rewritten_under_load_lose_nothing_and_take_effect() {
     drain(&mut f, &mut sb);
     let report = sb.finish();
     assert!(report.sent > 500, "too little traffic: {}", report.sent);
-    assert!(report.is_clean(), "{:?}", &report.findings[..report.findings.len().min(10)]);
+    assert!(
+        report.is_clean(),
+        "{:?}",
+        &report.findings[..report.findings.len().min(10)]
+    );
     for id in g.node_ids().collect::<Vec<_>>() {
         let c = f.counters(id).unwrap();
-        assert_eq!((c.overflow, c.drop_unroutable, c.drop_ttl), (0, 0, 0), "router {id:?}");
+        assert_eq!(
+            (c.overflow, c.drop_unroutable, c.drop_ttl),
+            (0, 0, 0),
+            "router {id:?}"
+        );
         for dest in g.node_ids().collect::<Vec<_>>() {
             assert_eq!(
                 f.read_route(id, dest).unwrap(),
