@@ -3,6 +3,7 @@
 //! modules instead of hundreds.
 
 use crate::mesh::Mesh;
+use crate::router_alone::RouterAlone;
 use replimesh_spec::MeshGeometry;
 use rust_hdl::prelude::*;
 use std::collections::HashMap;
@@ -44,6 +45,26 @@ pub fn generate_mesh_verilog(p: &FabricParams) -> String {
             let mut m = Mesh::<64>::new(p.geometry, p.fifo_depth);
             m.connect_all();
             generate_verilog(&m)
+        }
+        other => panic!("flit width {other} not supported (32 or 64)"),
+    };
+    merge_identical_modules(&raw)
+}
+
+/// Generates one router alone (top module `top`): the router of node (1, 1)
+/// of `p.geometry`, every link and the configuration bus as ports. Same
+/// `Router` code as the mesh; used for per-router area and Fmax.
+pub fn generate_router_verilog(p: &FabricParams) -> String {
+    let raw = match p.flit_bits {
+        32 => {
+            let mut r = RouterAlone::<32>::new(p.geometry, p.fifo_depth);
+            r.connect_all();
+            generate_verilog(&r)
+        }
+        64 => {
+            let mut r = RouterAlone::<64>::new(p.geometry, p.fifo_depth);
+            r.connect_all();
+            generate_verilog(&r)
         }
         other => panic!("flit width {other} not supported (32 or 64)"),
     };
