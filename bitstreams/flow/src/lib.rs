@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod card_top;
 pub mod designs;
 mod error;
 pub mod manifest;

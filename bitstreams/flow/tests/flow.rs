@@ -85,3 +85,34 @@ fn missing_tool_names_the_install_command() {
         "{e}"
     );
 }
+
+#[test]
+fn xilinx_card_top_lints_with_the_generated_mesh() {
+    // The Vivado build (bitstreams/xilinx/) cannot run here; its RTL can be linted.
+    let verilator = find_tool("verilator").unwrap_or_else(|e| panic!("{e}"));
+    let d = &designs_named(&["mesh-4x4-w64".into()]).unwrap()[0];
+    let dir = out_dir().join("xilinx-lint");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mesh = d.verilog();
+    let ports = replimesh_bitstreams::wrapper::top_ports(&mesh).unwrap();
+    let card = replimesh_bitstreams::card_top::card_top_verilog(&ports).unwrap();
+    std::fs::write(dir.join("mesh.v"), mesh).unwrap();
+    std::fs::write(dir.join("mesh_card.v"), card).unwrap();
+    let rtl = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../xilinx/rtl");
+    for f in ["axil_cfg_shim.v", "h2c_to_link.v", "link_to_c2h.v"] {
+        std::fs::copy(rtl.join(f), dir.join(f)).unwrap();
+    }
+    lint(
+        &dir,
+        &verilator,
+        "mesh_card",
+        &[
+            "mesh.v",
+            "axil_cfg_shim.v",
+            "h2c_to_link.v",
+            "link_to_c2h.v",
+            "mesh_card.v",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}

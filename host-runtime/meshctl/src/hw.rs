@@ -63,6 +63,28 @@ pub fn report(args: ReportArgs) -> Result<()> {
     Ok(())
 }
 
+/// Writes mesh.v and mesh_card.v for the Vivado build.
+fn sources(mesh: replimesh_spec::MeshGeometry, flit_bits: u32, out: &Path) -> Result<()> {
+    if flit_bits != 64 {
+        anyhow::bail!("flit width {flit_bits}: the KCU105 build streams 64-bit flits (XDMA 64-bit AXI-Stream); use 64");
+    }
+    let p = replimesh_hdl::FabricParams {
+        geometry: mesh,
+        flit_bits,
+        fifo_depth: 8,
+    };
+    let verilog = replimesh_hdl::generate_mesh_verilog(&p);
+    let ports = replimesh_bitstreams::wrapper::top_ports(&verilog)?;
+    let card = replimesh_bitstreams::card_top::card_top_verilog(&ports)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for (name, text) in [("mesh.v", verilog), ("mesh_card.v", card)] {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
 /// Per-router area at each flit width, with and without multicast. A slot
 /// whose design is not in the run (or not built yet) says so.
 fn area_per_router(reports: &[DesignReport]) -> Vec<serde_json::Value> {
@@ -93,6 +115,19 @@ fn area_per_router(reports: &[DesignReport]) -> Vec<serde_json::Value> {
 /// `meshctl hw ...`.
 #[derive(clap::Subcommand)]
 pub enum HwCmd {
+    /// Write the Xilinx card's generated sources (mesh.v, mesh_card.v) for
+    /// bitstreams/xilinx/kcu105/build.tcl.
+    Sources {
+        /// Mesh size WxH.
+        #[arg(long, default_value = "4x4", value_parser = replimesh_spec::MeshGeometry::parse)]
+        mesh: replimesh_spec::MeshGeometry,
+        /// Flit width: 64 (the XDMA stream width the Tcl configures).
+        #[arg(long, default_value_t = 64)]
+        flit_bits: u32,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Synthesize, place and route each design (open ECP5 flow), write
     /// bitstreams and the manifest, print area and Fmax as JSON.
     Report {
@@ -116,6 +151,11 @@ pub enum HwCmd {
 
 pub fn run(cmd: HwCmd) -> Result<()> {
     match cmd {
+        HwCmd::Sources {
+            mesh,
+            flit_bits,
+            out,
+        } => sources(mesh, flit_bits, &out),
         HwCmd::Report {
             designs,
             out,
