@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the open ECP5 flow (yosys, nextpnr-ecp5, ecppack) as the pinned
 # YoWASP wheels from PyPI (bitstreams/ecp5/requirements.txt; see
-# docs/adr/0005-yowasp-wheels-for-the-ecp5-flow.md), then runs each tool once:
+# docs/adr/0007-yowasp-wheels-for-the-ecp5-flow.md), then runs each tool once:
 # the first run compiles it (about a minute each), cached in ~/.cache/YoWASP.
 # Needs python3 with pip; fails loudly when it cannot install.
 set -euo pipefail

@@ -6,7 +6,7 @@
 //! `synth_xilinx` for a Xilinx estimate, and the wrapped board), places and
 //! routes with nextpnr against the LPF's clock constraint, packs a bitstream
 //! with ecppack, and returns a [`DesignReport`]; the manifest records the
-//! bitstream. Tools are the pinned YoWASP wheels (docs/adr/0005).
+//! bitstream. Tools are the pinned YoWASP wheels (docs/adr/0007).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
