@@ -17,10 +17,12 @@ have_pinned() {
         [ "$got" = "$ver" ] || return 1
     done < "$REQ"
 }
-if ! command -v python3 >/dev/null 2>&1; then
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
     echo "ensure-fpga-tools: installing python3 and pip" >&2
+    command -v apt-get >/dev/null 2>&1 || { echo "ensure-fpga-tools: need python3 with pip (no apt-get here)" >&2; exit 1; }
+    export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends python3 python3-pip >/dev/null
 fi
