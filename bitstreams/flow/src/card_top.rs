@@ -126,8 +126,7 @@ module mesh_card (
             v,
             "    wire        out{k}_valid;\n    /* verilator lint_off UNUSEDSIGNAL */\n    \
              wire        out{k}_last;\n    wire [{}:0] out{k}_data;\n    \
-             /* verilator lint_on UNUSEDSIGNAL */\n    wire        in{k}_credit_unused;\n    \
-             /* verilator lint_off UNUSEDSIGNAL */ wire in{k}_credit_sink = in{k}_credit_unused; /* verilator lint_on UNUSEDSIGNAL */",
+             wire        in{k}_credit_unused;\n    /* verilator lint_on UNUSEDSIGNAL */",
             w - 1
         );
     }

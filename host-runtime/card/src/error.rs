@@ -58,6 +58,15 @@ pub enum CardError {
         #[source]
         source: std::io::Error,
     },
+    /// A local file (the bitstream) could not be read.
+    #[error("reading {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// openFPGALoader is not installed.
     #[error("openFPGALoader not found on PATH: install it (`apt-get install openfpgaloader`, or build from github.com/trabucayre/openFPGALoader)")]
     LoaderMissing,

@@ -23,7 +23,7 @@ pub fn find_loader() -> Result<PathBuf, CardError> {
 
 /// Refuses a bitstream whose digest differs from the manifest entry.
 pub fn check_bitstream(path: &Path, entry: &ManifestEntry) -> Result<(), CardError> {
-    let bytes = std::fs::read(path).map_err(|source| CardError::Sysfs {
+    let bytes = std::fs::read(path).map_err(|source| CardError::Read {
         path: path.into(),
         source,
     })?;

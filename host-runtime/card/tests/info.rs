@@ -68,3 +68,32 @@ fn shim_offsets_put_each_node_in_its_own_page() {
     assert_eq!(cfg_offset(0, router_addr::ID), 0);
     assert_eq!(cfg_offset(3, 0x100), 0x3400);
 }
+
+#[test]
+fn load_refuses_a_bitstream_not_in_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let bit = dir.path().join("board.bit");
+    std::fs::write(&bit, b"not the recorded bitstream").unwrap();
+    let mut e = entry("0x0");
+    e.sha256 = "00".repeat(32);
+    let err = replimesh_card::load::check_bitstream(&bit, &e).unwrap_err();
+    assert!(matches!(err, CardError::StaleBitstream { .. }), "{err}");
+    // The recorded digest passes.
+    use sha2::Digest;
+    e.sha256 = sha2::Sha256::digest(b"not the recorded bitstream")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    replimesh_card::load::check_bitstream(&bit, &e).unwrap();
+    assert!(matches!(
+        replimesh_card::load::check_bitstream(&dir.path().join("missing.bit"), &e),
+        Err(CardError::Read { .. })
+    ));
+}
+
+#[test]
+fn board_list_match_is_by_first_word() {
+    let list = "board name           FPGA\necp5_evn             ECP5\nulx3s  ECP5\n";
+    assert!(replimesh_card::load::board_listed(list, "ecp5_evn"));
+    assert!(!replimesh_card::load::board_listed(list, "ecp5"));
+}
