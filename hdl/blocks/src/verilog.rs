@@ -3,6 +3,7 @@
 //! modules instead of hundreds.
 
 use crate::mesh::Mesh;
+use crate::router_alone::RouterAlone;
 use replimesh_spec::MeshGeometry;
 use rust_hdl::prelude::*;
 use std::collections::HashMap;
@@ -54,6 +55,25 @@ pub fn generate_mesh_verilog(p: &FabricParams) -> String {
 /// the same merging and assignment isolation as the mesh.
 pub fn generate_block_verilog<U: Block>(uut: &U) -> String {
     merge_identical_modules(&generate_verilog(uut))
+}
+
+/// Generates one router alone (top module `top`): the router of node (1, 1)
+/// of `p.geometry`, every link and the configuration bus as ports. Same
+/// `Router` code as the mesh; used for per-router area and Fmax.
+pub fn generate_router_verilog(p: &FabricParams) -> String {
+    match p.flit_bits {
+        32 => {
+            let mut r = RouterAlone::<32>::new(p.geometry, p.fifo_depth);
+            r.connect_all();
+            generate_block_verilog(&r)
+        }
+        64 => {
+            let mut r = RouterAlone::<64>::new(p.geometry, p.fifo_depth);
+            r.connect_all();
+            generate_block_verilog(&r)
+        }
+        other => panic!("flit width {other} not supported (32 or 64)"),
+    }
 }
 
 /// Splits Verilog text into `(name, body)` module chunks plus the preamble.

@@ -2,12 +2,13 @@
 //!
 //! ```text
 //! meshgen verilog --mesh 4x4 --flit-bits 64 -o mesh.v
+//! meshgen verilog --router --mesh 4x4 --flit-bits 32 -o router.v
 //! meshgen docs --out docs
 //! ```
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use replimesh_hdl::{generate_mesh_verilog, FabricParams};
+use replimesh_hdl::{generate_mesh_verilog, generate_router_verilog, FabricParams};
 use replimesh_spec::MeshGeometry;
 use std::path::PathBuf;
 
@@ -22,6 +23,10 @@ struct Cli {
 enum Cmd {
     /// Write the mesh as Verilog (top module `top`).
     Verilog {
+        /// Write one router alone instead (node (1,1) of `--mesh`, every link
+        /// as a port), for area and Fmax reports.
+        #[arg(long)]
+        router: bool,
         /// Mesh size WxH, each side 2..=16.
         #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
         mesh: MeshGeometry,
@@ -61,6 +66,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Verilog {
+            router,
             mesh,
             flit_bits,
             fifo_depth,
@@ -77,7 +83,11 @@ fn run(cli: Cli) -> Result<()> {
                 flit_bits,
                 fifo_depth,
             };
-            let text = generate_mesh_verilog(&p);
+            let text = if router {
+                generate_router_verilog(&p)
+            } else {
+                generate_mesh_verilog(&p)
+            };
             match out {
                 Some(path) => std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?,

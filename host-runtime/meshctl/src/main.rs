@@ -3,10 +3,14 @@
 //! ```text
 //! meshctl demo [--json]
 //! meshctl bench noc --mesh 4x4 --pattern uniform --packet-flits 1 --json
+//! meshctl hw report --json
+//! meshctl card load | bind BDF | info BDF
 //! ```
 
 mod bench;
+mod card;
 mod demo;
+mod hw;
 
 use clap::{Parser, Subcommand};
 use replimesh_spec::MeshGeometry;
@@ -33,6 +37,16 @@ enum Cmd {
     Bench {
         #[command(subcommand)]
         what: BenchCmd,
+    },
+    /// Hardware: open-flow synthesis, place and route, area and Fmax.
+    Hw {
+        #[command(subcommand)]
+        what: hw::HwCmd,
+    },
+    /// Card bring-up: load a bitstream, bind to vfio-pci, check the card's ID.
+    Card {
+        #[command(subcommand)]
+        what: card::CardCmd,
     },
 }
 
@@ -90,6 +104,8 @@ fn main() {
                     json: _,
                 },
         } => bench::noc(mesh, pattern, packet_flits as usize, measure_cycles, seed),
+        Cmd::Hw { what } => hw::run(what),
+        Cmd::Card { what } => card::run(what),
     };
     if let Err(e) = result {
         eprintln!("meshctl: {e:#}");

@@ -32,3 +32,32 @@ fn generated_verilog_lints_clean() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn generated_router_alone_lints_clean() {
+    let dir = std::env::temp_dir().join(format!("replimesh-lint-router-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (w, h) in [(2, 2), (4, 4), (8, 8)] {
+        for flit_bits in [32, 64] {
+            let p = FabricParams {
+                geometry: MeshGeometry::new(w, h).unwrap(),
+                flit_bits,
+                fifo_depth: 8,
+            };
+            let file = dir.join(format!("router_{w}x{h}_w{flit_bits}.v"));
+            std::fs::write(&file, replimesh_hdl::generate_router_verilog(&p)).unwrap();
+            let out = Command::new("verilator")
+                .args(["--lint-only", "-Wall", "--top-module", "top"])
+                .arg(&file)
+                .output()
+                .expect("verilator on PATH (scripts/ensure-tools.sh installs it)");
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
