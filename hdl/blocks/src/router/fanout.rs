@@ -212,6 +212,103 @@ impl Logic for BroadcastMask {
     }
 }
 
+/// Ordered acquisition of a fan-out packet's outputs (combinational).
+///
+/// Outputs are taken in the fixed channel order E, W, N, S, L, which is what
+/// keeps fan-out deadlock-free (docs/deadlock-freedom.md): a packet may hold
+/// outputs only below the one it waits for. To save cycles it takes, in one
+/// cycle, the longest run of still-needed outputs (in that order) that all
+/// grant it. It asks for the still-needed outputs up to and including the
+/// first one that is not available: that one is reserved for it (the output
+/// starts no new packet), the ones after it are not asked for yet.
+#[derive(LogicBlock, Default)]
+pub struct OrderedAcquire {
+    /// Outputs still to acquire.
+    pub need: Signal<In, Bits<5>>,
+    /// Outputs free with an empty neighbour buffer.
+    pub avail: Signal<In, Bits<5>>,
+    /// Outputs whose fan-out arbiter picked this input.
+    pub granted: Signal<In, Bits<5>>,
+    /// Outputs to ask for.
+    pub request: Signal<Out, Bits<5>>,
+    /// Outputs acquired this cycle (a prefix of `need` in the order).
+    pub take: Signal<Out, Bits<5>>,
+    rq: Pack5,
+    tk: Pack5,
+    pre_w: Signal<Local, Bit>,
+    pre_n: Signal<Local, Bit>,
+    pre_s: Signal<Local, Bit>,
+    pre_l: Signal<Local, Bit>,
+    tpre_w: Signal<Local, Bit>,
+    tpre_n: Signal<Local, Bit>,
+    tpre_s: Signal<Local, Bit>,
+    tpre_l: Signal<Local, Bit>,
+    got: Signal<Local, Bits<5>>,
+}
+
+impl Logic for OrderedAcquire {
+    #[hdl_gen]
+    fn update(&mut self) {
+        // Bits: 0 N, 1 E, 2 S, 3 W, 4 L. `pre_o`: every needed output before
+        // o in the order E, W, N, S, L is available (`tpre_o`: granted).
+        self.pre_w.next = !self.need.val().get_bit(1) || self.avail.val().get_bit(1);
+        self.pre_n.next =
+            self.pre_w.val() && (!self.need.val().get_bit(3) || self.avail.val().get_bit(3));
+        self.pre_s.next =
+            self.pre_n.val() && (!self.need.val().get_bit(0) || self.avail.val().get_bit(0));
+        self.pre_l.next =
+            self.pre_s.val() && (!self.need.val().get_bit(2) || self.avail.val().get_bit(2));
+        self.rq.b1.next = self.need.val().get_bit(1);
+        self.rq.b3.next = self.need.val().get_bit(3) && self.pre_w.val();
+        self.rq.b0.next = self.need.val().get_bit(0) && self.pre_n.val();
+        self.rq.b2.next = self.need.val().get_bit(2) && self.pre_s.val();
+        self.rq.b4.next = self.need.val().get_bit(4) && self.pre_l.val();
+        self.request.next = self.rq.bits.val();
+        // An output grants only while available; `got` checks both.
+        self.got.next = self.granted.val() & self.avail.val();
+        self.tpre_w.next = !self.need.val().get_bit(1) || self.got.val().get_bit(1);
+        self.tpre_n.next =
+            self.tpre_w.val() && (!self.need.val().get_bit(3) || self.got.val().get_bit(3));
+        self.tpre_s.next =
+            self.tpre_n.val() && (!self.need.val().get_bit(0) || self.got.val().get_bit(0));
+        self.tpre_l.next =
+            self.tpre_s.val() && (!self.need.val().get_bit(2) || self.got.val().get_bit(2));
+        self.tk.b1.next = self.need.val().get_bit(1) && self.got.val().get_bit(1);
+        self.tk.b3.next =
+            self.need.val().get_bit(3) && self.got.val().get_bit(3) && self.tpre_w.val();
+        self.tk.b0.next =
+            self.need.val().get_bit(0) && self.got.val().get_bit(0) && self.tpre_n.val();
+        self.tk.b2.next =
+            self.need.val().get_bit(2) && self.got.val().get_bit(2) && self.tpre_s.val();
+        self.tk.b4.next =
+            self.need.val().get_bit(4) && self.got.val().get_bit(4) && self.tpre_l.val();
+        self.take.next = self.tk.bits.val();
+    }
+}
+
+/// Reference for [`OrderedAcquire`]: (request, take). An output counts as
+/// granted only while it is available.
+pub fn acquire_reference(need: u8, avail: u8, granted: u8) -> (u8, u8) {
+    const ORDER: [u8; 5] = [1, 3, 0, 2, 4];
+    let (mut request, mut take) = (0u8, 0u8);
+    let mut blocked = false;
+    for o in ORDER {
+        if need & (1 << o) != 0 && !blocked {
+            request |= 1 << o;
+            blocked = avail & (1 << o) == 0;
+        }
+    }
+    for o in ORDER {
+        if need & (1 << o) != 0 {
+            if granted & avail & (1 << o) == 0 {
+                break;
+            }
+            take |= 1 << o;
+        }
+    }
+    (request, take)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +369,39 @@ mod tests {
     fn matches_the_spec_rule_on_odd_meshes() {
         check_mesh(MeshGeometry::new(3, 5).unwrap());
         check_mesh(MeshGeometry::new(5, 2).unwrap());
+    }
+
+    #[test]
+    fn ordered_acquire_matches_reference_exhaustively() {
+        let mut uut = OrderedAcquire::default();
+        uut.connect_all();
+        for need in 0u8..32 {
+            for avail in 0u8..32 {
+                for granted in 0u8..32 {
+                    uut.need.next = (need as u64).to_bits();
+                    uut.avail.next = (avail as u64).to_bits();
+                    uut.granted.next = (granted as u64).to_bits();
+                    assert!(simulate(&mut uut, 50));
+                    let (rq, tk) = acquire_reference(need, avail, granted);
+                    assert_eq!(
+                        uut.request.val().to_u64() as u8,
+                        rq,
+                        "{need:05b} {avail:05b}"
+                    );
+                    assert_eq!(
+                        uut.take.val().to_u64() as u8,
+                        tk,
+                        "{need:05b} {granted:05b}"
+                    );
+                }
+            }
+        }
+        // The order: with everything needed and E busy, only E is asked for.
+        assert_eq!(acquire_reference(0b11111, 0b11101, 0), (0b00010, 0));
+        // E and W granted, N not: E and W are taken, S is not.
+        assert_eq!(acquire_reference(0b01111, 0b11111, 0b01010).1, 0b01010);
+        // E and S granted, W not: only E; S would be held out of order.
+        assert_eq!(acquire_reference(0b01111, 0b11111, 0b00110).1, 0b00010);
     }
 
     #[test]

@@ -4,15 +4,16 @@
 //!
 //! Fan-out packets (multicast, scoped broadcast, discovery request) take an
 //! output mask instead of one port: the group table entry `dest`, or the
-//! broadcast rule. The input then acquires the mask's outputs one at a time
-//! in the fixed channel order E, W, N, S, L (each output grants only when it
-//! is free and its neighbour's buffer is empty, i.e. credits == depth), and
+//! broadcast rule. The input then acquires the mask's outputs in the fixed
+//! channel order E, W, N, S, L, several at once when they all grant (each
+//! output grants only when it is free and its neighbour's buffer is empty,
+//! i.e. credits == depth), and
 //! once it holds all of them streams the packet to every one in lockstep:
 //! each flit leaves the FIFO once and is copied to every output the same
 //! cycle. A fan-out packet is at most `fifo_depth` flits, so it never waits
 //! for credit once it streams. See docs/fanout.md and docs/deadlock-freedom.md.
 
-use super::fanout::BroadcastMask;
+use super::fanout::{BroadcastMask, OrderedAcquire};
 use super::header::RoutingWord;
 use crate::common::dist_ram::DistRam;
 use crate::common::fifo::FlitFifo;
@@ -76,10 +77,14 @@ pub struct InputUnit<const W: usize> {
     /// Outputs this input sends its current flit to: one-hot for unicast,
     /// the whole mask of a streaming fan-out packet (zero: none).
     pub req: Signal<Out, Bits<5>>,
-    /// One-hot output a waiting fan-out packet asks to acquire next.
+    /// Outputs a waiting fan-out packet asks to acquire (see `OrderedAcquire`).
     pub fan_req: Signal<Out, Bits<5>>,
-    /// The output asked for by `fan_req` is now held for this input.
-    pub fan_grant: Signal<In, Bit>,
+    /// Outputs free with an empty neighbour buffer (bit per output).
+    pub fan_avail: Signal<In, Bits<5>>,
+    /// Outputs whose fan-out arbiter picked this input this cycle.
+    pub fan_granted: Signal<In, Bits<5>>,
+    /// Outputs this input acquires this cycle.
+    pub fan_take: Signal<Out, Bits<5>>,
     /// Pulse: fan-out packet dropped (bad group, bad mask, scope error, oversize).
     pub drop_fanout: Signal<Out, Bit>,
     /// The switch took the flit this cycle.
@@ -104,6 +109,10 @@ pub struct InputUnit<const W: usize> {
     route_tbl: DistRam<Bits<6>>,
     group_tbl: DistRam<Bits<5>>,
     bmask: BroadcastMask,
+    acq: OrderedAcquire,
+    fan_start: Signal<Local, Bit>,
+    cur_need: Signal<Local, Bits<5>>,
+    cur_held: Signal<Local, Bits<5>>,
     hdr: RoutingWord<W>,
     fan_wait: DFF<Bit>,
     fan_need: DFF<Bits<5>>,
@@ -116,7 +125,6 @@ pub struct InputUnit<const W: usize> {
     fan_mask: Signal<Local, Bits<5>>,
     fan_err: Signal<Local, Bit>,
     fan_ttl_cut: Signal<Local, Bit>,
-    fan_next: Signal<Local, Bits<5>>,
     fan_rest: Signal<Local, Bits<5>>,
     fan_cut: Signal<Local, Bit>,
     stream_go: Signal<Local, Bit>,
@@ -147,10 +155,6 @@ pub struct InputUnit<const W: usize> {
     local_oh: Constant<Bits<5>>,
     links5: Constant<Bits<5>>,
     all5: Constant<Bits<5>>,
-    oh_n: Constant<Bits<5>>,
-    oh_e: Constant<Bits<5>>,
-    oh_s: Constant<Bits<5>>,
-    oh_w: Constant<Bits<5>>,
     n_groups: Constant<Bits<8>>,
     max_len: Constant<Bits<8>>,
     last_cnt: Constant<Bits<8>>,
@@ -188,6 +192,10 @@ impl<const W: usize> InputUnit<W> {
             route_tbl: DistRam::new(p.geometry.table_entries() as usize),
             group_tbl: DistRam::new(GROUP_TABLE_ENTRIES as usize),
             bmask: BroadcastMask::new(&p.geometry),
+            acq: Default::default(),
+            fan_start: Default::default(),
+            cur_need: Default::default(),
+            cur_held: Default::default(),
             hdr: Default::default(),
             fan_wait: Default::default(),
             fan_need: Default::default(),
@@ -200,7 +208,6 @@ impl<const W: usize> InputUnit<W> {
             fan_mask: Default::default(),
             fan_err: Default::default(),
             fan_ttl_cut: Default::default(),
-            fan_next: Default::default(),
             fan_rest: Default::default(),
             fan_cut: Default::default(),
             stream_go: Default::default(),
@@ -215,7 +222,9 @@ impl<const W: usize> InputUnit<W> {
             grp_waddr: Default::default(),
             grp_wdata: Default::default(),
             fan_req: Default::default(),
-            fan_grant: Default::default(),
+            fan_avail: Default::default(),
+            fan_granted: Default::default(),
+            fan_take: Default::default(),
             drop_fanout: Default::default(),
             locked: Default::default(),
             lock_port: Default::default(),
@@ -242,10 +251,6 @@ impl<const W: usize> InputUnit<W> {
             local_oh: Constant::new(0b10000u64.to_bits()),
             links5: Constant::new(0b01111u64.to_bits()),
             all5: Constant::new(0b11111u64.to_bits()),
-            oh_n: Constant::new(0b00001u64.to_bits()),
-            oh_e: Constant::new(0b00010u64.to_bits()),
-            oh_s: Constant::new(0b00100u64.to_bits()),
-            oh_w: Constant::new(0b01000u64.to_bits()),
             n_groups: Constant::new((GROUP_TABLE_ENTRIES as u64).to_bits()),
             // The whole packet must fit the neighbour's buffer: header + len.
             max_len: Constant::new(((p.fifo_depth - header_flits(W)) as u64).to_bits()),
@@ -358,39 +363,38 @@ impl<const W: usize> Logic for InputUnit<W> {
             || self.fan_head_err.val()
             || (self.at_head.val() && self.is_fan.val() && !self.fan_mask.val().any());
         self.head_go.next = self.at_head.val() && !self.head_drop.val() && !self.is_fan.val();
-        // Fan-out acquisition: one output at a time in the channel order
-        // E, W, N, S, L (later assignments win).
-        self.fan_next.next = self.local_oh.val();
-        if self.fan_need.q.val().get_bit(2) {
-            self.fan_next.next = self.oh_s.val();
-        }
-        if self.fan_need.q.val().get_bit(0) {
-            self.fan_next.next = self.oh_n.val();
-        }
-        if self.fan_need.q.val().get_bit(3) {
-            self.fan_next.next = self.oh_w.val();
-        }
-        if self.fan_need.q.val().get_bit(1) {
-            self.fan_next.next = self.oh_e.val();
-        }
-        self.fan_rest.next = self.fan_need.q.val() & !self.fan_next.val();
-        self.fan_req.next = self.zero5.val();
+        // Fan-out acquisition, in the channel order E, W, N, S, L: the head
+        // starts asking in the cycle it is decoded, and takes every output
+        // of the longest granted run at once.
+        self.fan_start.next = self.at_head.val() && self.is_fan.val() && !self.head_drop.val();
+        self.cur_need.next = self.zero5.val();
+        self.cur_held.next = self.zero5.val();
         if self.active.val() && self.fan_wait.q.val() {
-            self.fan_req.next = self.fan_next.val();
+            self.cur_need.next = self.fan_need.q.val();
+            self.cur_held.next = self.fan_held.q.val();
         }
-        if self.at_head.val() && self.is_fan.val() && !self.head_drop.val() {
+        if self.fan_start.val() {
+            self.cur_need.next = self.fan_mask.val();
+        }
+        self.acq.need.next = self.cur_need.val();
+        self.acq.avail.next = self.fan_avail.val();
+        self.acq.granted.next = self.fan_granted.val();
+        self.fan_req.next = self.acq.request.val();
+        self.fan_take.next = self.acq.take.val();
+        self.fan_rest.next = self.cur_need.val() & !self.acq.take.val();
+        if self.fan_start.val() {
             self.fan_wait.d.next = true;
             self.fan_need.d.next = self.fan_mask.val();
             self.fan_held.d.next = self.zero5.val();
         }
-        if self.fan_grant.val() {
+        if self.acq.take.val().any() {
             self.fan_need.d.next = self.fan_rest.val();
-            self.fan_held.d.next = self.fan_held.q.val() | self.fan_next.val();
+            self.fan_held.d.next = self.cur_held.val() | self.acq.take.val();
             if !self.fan_rest.val().any() {
                 // All held, every neighbour buffer empty: stream.
                 self.fan_wait.d.next = false;
                 self.locked.d.next = true;
-                self.lock_port.d.next = self.fan_held.q.val() | self.fan_next.val();
+                self.lock_port.d.next = self.cur_held.val() | self.acq.take.val();
                 self.fan_first.d.next = true;
                 self.fan_stream.d.next = true;
                 self.fan_cnt.d.next = self.zero8.val();

@@ -115,6 +115,9 @@ pub struct Router<const W: usize> {
     outputs: Vec<OutputUnit<W>>,
     xpose: Transpose5,
     xpose_fan: Transpose5,
+    xpose_fgrant: Transpose5,
+    xpose_ftake: Transpose5,
+    avail: Pack5,
     shadow_grp: DistRam<Bits<5>>,
     grp32: Widen<5, 32>,
     n_fanout: Count5,
@@ -244,6 +247,9 @@ impl<const W: usize> Router<W> {
             outputs: (0..5).map(|_| OutputUnit::new(p.fifo_depth)).collect(),
             xpose: Default::default(),
             xpose_fan: Default::default(),
+            xpose_fgrant: Default::default(),
+            xpose_ftake: Default::default(),
+            avail: Default::default(),
             shadow_grp: DistRam::new(GROUP_TABLE_ENTRIES as usize),
             grp32: Default::default(),
             n_fanout: Default::default(),
@@ -457,13 +463,33 @@ impl<const W: usize> Logic for Router<W> {
         self.outputs[2].fan_request.next = self.xpose_fan.col2.val();
         self.outputs[3].fan_request.next = self.xpose_fan.col3.val();
         self.outputs[4].fan_request.next = self.xpose_fan.col4.val();
+        self.xpose_fgrant.row0.next = self.outputs[0].fan_grant.val();
+        self.xpose_fgrant.row1.next = self.outputs[1].fan_grant.val();
+        self.xpose_fgrant.row2.next = self.outputs[2].fan_grant.val();
+        self.xpose_fgrant.row3.next = self.outputs[3].fan_grant.val();
+        self.xpose_fgrant.row4.next = self.outputs[4].fan_grant.val();
+        self.inputs[0].fan_granted.next = self.xpose_fgrant.col0.val();
+        self.inputs[1].fan_granted.next = self.xpose_fgrant.col1.val();
+        self.inputs[2].fan_granted.next = self.xpose_fgrant.col2.val();
+        self.inputs[3].fan_granted.next = self.xpose_fgrant.col3.val();
+        self.inputs[4].fan_granted.next = self.xpose_fgrant.col4.val();
+        self.xpose_ftake.row0.next = self.inputs[0].fan_take.val();
+        self.xpose_ftake.row1.next = self.inputs[1].fan_take.val();
+        self.xpose_ftake.row2.next = self.inputs[2].fan_take.val();
+        self.xpose_ftake.row3.next = self.inputs[3].fan_take.val();
+        self.xpose_ftake.row4.next = self.inputs[4].fan_take.val();
+        self.outputs[0].fan_take.next = self.xpose_ftake.col0.val();
+        self.outputs[1].fan_take.next = self.xpose_ftake.col1.val();
+        self.outputs[2].fan_take.next = self.xpose_ftake.col2.val();
+        self.outputs[3].fan_take.next = self.xpose_ftake.col3.val();
+        self.outputs[4].fan_take.next = self.xpose_ftake.col4.val();
+        self.avail.b0.next = self.outputs[0].fan_avail.val();
+        self.avail.b1.next = self.outputs[1].fan_avail.val();
+        self.avail.b2.next = self.outputs[2].fan_avail.val();
+        self.avail.b3.next = self.outputs[3].fan_avail.val();
+        self.avail.b4.next = self.outputs[4].fan_avail.val();
         for p in 0..5 {
-            self.inputs[p].fan_grant.next = false;
-            for o in 0..5 {
-                if self.outputs[o].fan_grant.val().get_bit(p) {
-                    self.inputs[p].fan_grant.next = true;
-                }
-            }
+            self.inputs[p].fan_avail.next = self.avail.bits.val();
         }
         // Crossbar.
         for o in 0..5 {

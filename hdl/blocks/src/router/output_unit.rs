@@ -35,10 +35,16 @@ pub struct OutputUnit<const W: usize> {
     pub credit_in: Signal<In, Bit>,
     /// Pulse: a flit was switched to this output.
     pub sent: Signal<Out, Bit>,
-    /// Inputs whose fan-out packet asks to acquire this output next.
+    /// Inputs whose fan-out packet asks to acquire this output.
     pub fan_request: Signal<In, Bits<5>>,
-    /// The input that acquires this output this cycle (one-hot, zero if none).
+    /// The fan-out requester picked this cycle (one-hot, zero if none).
     pub fan_grant: Signal<Out, Bits<5>>,
+    /// Inputs that take this output this cycle (the picked one, if the rest
+    /// of its ordered run was granted too).
+    pub fan_take: Signal<In, Bits<5>>,
+    /// Free, with the neighbour's buffer empty: a fan-out packet may take it.
+    pub fan_avail: Signal<Out, Bit>,
+    taken: Signal<Local, Bit>,
     arb: RoundRobin5,
     fan_arb: RoundRobin5,
     free: Signal<Local, Bit>,
@@ -75,6 +81,9 @@ impl<const W: usize> OutputUnit<W> {
             full: Default::default(),
             fan_request: Default::default(),
             fan_grant: Default::default(),
+            fan_take: Default::default(),
+            fan_avail: Default::default(),
+            taken: Default::default(),
             zero5: Constant::new(0u64.to_bits()),
             owner: Default::default(),
             credits: Default::default(),
@@ -105,10 +114,12 @@ impl<const W: usize> Logic for OutputUnit<W> {
             self.arb.request.next = self.zero5.val();
         }
         self.fan_arb.request.next = self.fan_request.val();
-        self.fan_arb.enable.next = self.free.val() && self.full.val();
+        self.fan_avail.next = self.free.val() && self.full.val();
+        self.fan_arb.enable.next = self.fan_avail.val();
         self.fan_grant.next = self.fan_arb.grant.val();
-        self.fan_arb.advance.next = self.fan_arb.grant.val().any();
-        if self.fan_arb.grant.val().any() {
+        self.taken.next = (self.fan_arb.grant.val() & self.fan_take.val()).any();
+        self.fan_arb.advance.next = self.taken.val();
+        if self.taken.val() {
             self.owner.d.next = self.fan_arb.grant.val();
         }
         // A credit arriving this cycle may be spent this cycle.
