@@ -391,3 +391,38 @@ fn bad_group_oversize_bad_mask_and_spent_ttl_are_dropped_and_counted() {
     assert_eq!(f.cfg_read(src, router_addr::FANOUT_ERRORS).unwrap(), 2);
     let _ = multicast_tree(&g, src, &members);
 }
+
+#[test]
+fn fanout_packet_longer_than_its_header_says_is_cut_at_the_fifo_depth() {
+    // The header claims 2 payload flits (passes the head check), the host
+    // sends 12: the router sends at most 8 flits (the last as the tail),
+    // drops the rest, counts it, and nothing hangs.
+    let (g, mut f) = mesh4();
+    let n = |x, y| g.node_id(x, y);
+    let src = n(1, 1);
+    let members = vec![n(2, 1), n(1, 2)];
+    f.install_tree(GroupId(6), src, &members).unwrap();
+    let mut h = PacketHeader::multicast(GroupId(6), 77, 2, false);
+    h.src = src.0;
+    let p = replimesh_sim::Packet {
+        header: h,
+        payload: (0..12).collect(),
+    };
+    f.send(src, &p).unwrap();
+    f.step_n(300).unwrap();
+    let got = f.drain_delivered();
+    assert_eq!(got.len(), 2, "{got:?}");
+    for d in &got {
+        assert!(members.contains(&d.node));
+        assert_eq!(d.payload, (0..7).collect::<Vec<u64>>(), "cut after 8 flits");
+    }
+    assert_eq!(f.counters(src).unwrap().fanout_errors, 1);
+    assert_eq!(f.host_flits_pending(), 0);
+    // The router is clean afterwards.
+    let mut sb = Scoreboard::new();
+    let t = PacketHeader::multicast(GroupId(6), 0, 0, false);
+    let p = make_fanout_packet(&mut sb, &f, src, t, 8, &members);
+    f.send(src, &p).unwrap();
+    drain(&mut f, &mut sb, 2000);
+    assert_clean(&sb.finish());
+}
