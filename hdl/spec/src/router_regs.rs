@@ -94,5 +94,5 @@ pub const ROUTER_REGS: &[RouterReg] = &[
     reg("table_writes_total", addr::TABLE_WRITES, Ro, "route and group table entries written by the host"),
     reg("overflow_total", addr::OVERFLOW, Ro, "flits that arrived at a full input FIFO (a neighbour ignored credits); discarded"),
     reg("cfg_errors_total", addr::CFG_ERRORS, Ro, "rejected configuration accesses: unmapped address, read-only register, bad table entry, table still initialising"),
-    reg("fanout_errors_total", addr::FANOUT_ERRORS, Ro, "fan-out packets dropped whole: group id past the group table, group mask naming an absent, down or backward port, scope radius past the mesh diameter, fan-out packet longer than the FIFO depth (64-bit flits: `len` checked at the head; any width: cut at the FIFO depth)"),
+    reg("fanout_errors_total", addr::FANOUT_ERRORS, Ro, "fan-out packets dropped: group id past the group table, group mask naming an absent, down or backward port, scope radius past the mesh diameter, fan-out packet longer than the FIFO depth (64-bit flits: `len` checked at the head; any width: cut at the FIFO depth), or arriving from a link at a router whose mask for it is empty"),
 ];

@@ -370,6 +370,16 @@ fn bad_group_oversize_bad_mask_and_spent_ttl_are_dropped_and_counted() {
     drain(&mut f, &mut sb, 2000);
     assert_clean(&sb.finish());
     assert_eq!(f.counters(n(3, 3)).unwrap().fanout_errors, 1);
+    // A router on the tree whose entry was cleared: the branch ends there,
+    // counted; members behind it get nothing, the others their copy.
+    f.install_tree(GroupId(4), src, &members).unwrap();
+    f.write_group(n(3, 2), GroupId(4), 0).unwrap();
+    let mut sb = Scoreboard::new();
+    let p = make_fanout_packet(&mut sb, &f, src, t, 2, &[n(3, 1), n(0, 0)]);
+    f.send(src, &p).unwrap();
+    drain(&mut f, &mut sb, 2000);
+    assert_clean(&sb.finish());
+    assert_eq!(f.counters(n(3, 2)).unwrap().fanout_errors, 1);
     // TTL runs out after two hops: only members within two hops get a copy;
     // the routers where it runs out count it.
     f.install_tree(GroupId(4), src, &members).unwrap();

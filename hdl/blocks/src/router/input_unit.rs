@@ -129,6 +129,7 @@ pub struct InputUnit<const W: usize> {
     fan_cut: Signal<Local, Bit>,
     stream_go: Signal<Local, Bit>,
     fan_head_err: Signal<Local, Bit>,
+    fan_orphan: Signal<Local, Bit>,
     ttl_keep: Signal<Local, Bits<5>>,
     loop_keep: Signal<Local, Bits<5>>,
     locked: DFF<Bit>,
@@ -212,6 +213,7 @@ impl<const W: usize> InputUnit<W> {
             fan_cut: Default::default(),
             stream_go: Default::default(),
             fan_head_err: Default::default(),
+            fan_orphan: Default::default(),
             ttl_keep: Default::default(),
             loop_keep: Default::default(),
             node_x: Default::default(),
@@ -426,8 +428,19 @@ impl<const W: usize> Logic for InputUnit<W> {
             && (self.fan_cnt.q.val() == self.last_cnt.val())
             && !self.fifo.head_last.val();
         self.flit_last.next = self.fifo.head_last.val() || self.fan_cut.val();
-        self.drop_fanout.next =
-            self.fan_head_err.val() || (self.stream_go.val() && self.fan_cut.val());
+        // A fan-out packet that reaches a router from a link with nowhere to
+        // go means the routers' trees disagree (a group entry cleared or
+        // rewritten in place): counted. At the source an empty mask is legal
+        // (e.g. a scope holding only the source, without loopback).
+        self.fan_orphan.next = self.at_head.val()
+            && self.is_fan.val()
+            && !self.fan_err.val()
+            && !self.is_local.val()
+            && !self.fan_ttl_cut.val()
+            && !self.fan_mask.val().any();
+        self.drop_fanout.next = self.fan_head_err.val()
+            || self.fan_orphan.val()
+            || (self.stream_go.val() && self.fan_cut.val());
         // What the switch's answer does.
         self.fifo.pop.next = (self.active.val() && self.dropping.q.val())
             || self.head_drop.val()
