@@ -8,8 +8,8 @@
 #![deny(missing_docs)]
 
 use replimesh_spec::{
-    HeaderField, NodeId, PacketKind, FIELD_DEST, FIELD_KIND, FIELD_LEN, FIELD_SCOPE, FIELD_SEQ,
-    FIELD_SERVICE, FIELD_SRC, FIELD_TRACE, FIELD_TTL,
+    GroupId, HeaderField, NodeId, PacketKind, Scope, FIELD_DEST, FIELD_KIND, FIELD_LEN,
+    FIELD_LOOPBACK, FIELD_SCOPE, FIELD_SEQ, FIELD_SERVICE, FIELD_SRC, FIELD_TRACE, FIELD_TTL,
 };
 use zerocopy::byteorder::little_endian::U32;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -55,6 +55,8 @@ pub struct PacketHeader {
     pub src: u8,
     /// Packet kind.
     pub kind: PacketKind,
+    /// Fan-out kinds: the source gets its own copy too.
+    pub loopback: bool,
     /// Hops left.
     pub ttl: u8,
     /// Broadcast scope.
@@ -84,6 +86,7 @@ impl PacketHeader {
             dest: dest.0,
             src: 0,
             kind: PacketKind::Unicast,
+            loopback: false,
             ttl: FIELD_TTL.max() as u8,
             scope: 0,
             trace: false,
@@ -93,11 +96,33 @@ impl PacketHeader {
         }
     }
 
+    /// A multicast header to `group` with the largest TTL.
+    pub fn multicast(group: GroupId, seq: u16, len: u8, loopback: bool) -> Self {
+        Self {
+            dest: group.0,
+            kind: PacketKind::Multicast,
+            loopback,
+            ..Self::unicast(NodeId(0), seq, len)
+        }
+    }
+
+    /// A scoped broadcast header with the largest TTL; `None` when the scope's
+    /// radius does not fit its field.
+    pub fn broadcast(scope: Scope, seq: u16, len: u8, loopback: bool) -> Option<Self> {
+        Some(Self {
+            kind: PacketKind::ScopedBroadcast,
+            scope: scope.encode()?,
+            loopback,
+            ..Self::unicast(NodeId(0), seq, len)
+        })
+    }
+
     /// Encodes into the two header words.
     pub fn encode(&self) -> Result<[u32; 2], HeaderError> {
         let mut w0 = put(0, &FIELD_DEST, self.dest.into())?;
         w0 = put(w0, &FIELD_SRC, self.src.into())?;
         w0 = put(w0, &FIELD_KIND, self.kind as u32)?;
+        w0 = put(w0, &FIELD_LOOPBACK, self.loopback.into())?;
         w0 = put(w0, &FIELD_TTL, self.ttl.into())?;
         w0 = put(w0, &FIELD_SCOPE, self.scope.into())?;
         w0 = put(w0, &FIELD_TRACE, self.trace.into())?;
@@ -115,6 +140,7 @@ impl PacketHeader {
             dest: FIELD_DEST.get(w0) as u8,
             src: FIELD_SRC.get(w0) as u8,
             kind: PacketKind::from_bits(kind).ok_or(HeaderError::UnknownKind(kind))?,
+            loopback: FIELD_LOOPBACK.get(w0) != 0,
             ttl: FIELD_TTL.get(w0) as u8,
             scope: FIELD_SCOPE.get(w0) as u8,
             trace: FIELD_TRACE.get(w0) != 0,
@@ -175,9 +201,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn header_round_trips(dest: u8, src: u8, k in kind(), ttl in 0u8..32, scope in 0u8..64,
+        fn header_round_trips(dest: u8, src: u8, k in kind(), loopback: bool, ttl in 0u8..32, scope in 0u8..64,
                               trace: bool, seq: u16, service: u8, len: u8, bits in prop::sample::select(vec![32u32, 64])) {
-            let h = PacketHeader { dest, src, kind: k, ttl, scope, trace, seq, service, len };
+            let h = PacketHeader { dest, src, kind: k, loopback, ttl, scope, trace, seq, service, len };
             let flits = h.to_flits(bits).unwrap();
             prop_assert_eq!(flits.len(), PacketHeader::header_flits(bits));
             prop_assert_eq!(PacketHeader::from_flits(&flits, bits).unwrap().unwrap(), h);
@@ -200,8 +226,13 @@ mod tests {
             })
         );
         assert_eq!(
-            PacketHeader::decode([0xF << 16, 0]),
-            Err(HeaderError::UnknownKind(15))
+            PacketHeader::decode([0x7 << 16, 0]),
+            Err(HeaderError::UnknownKind(7))
         );
+        // The loopback bit sits just above the 3-bit kind.
+        let mut m = PacketHeader::multicast(GroupId(5), 0, 0, true);
+        assert_eq!(m.encode().unwrap()[0] & 0xF_0000, (1 << 19) | (1 << 16));
+        m.loopback = false;
+        assert_eq!(m.encode().unwrap()[0] & 0xF_0000, 1 << 16);
     }
 }

@@ -106,9 +106,18 @@ pub const FIELD_KIND: HeaderField = field(
     "kind",
     0,
     16,
-    4,
+    3,
     "packet kind (unicast, multicast, scoped broadcast, discovery, control, ack)",
     "router: unknown kinds are dropped and counted",
+);
+/// Deliver a fan-out packet to its own source too.
+pub const FIELD_LOOPBACK: HeaderField = field(
+    "loopback",
+    0,
+    19,
+    1,
+    "fan-out kinds: the source's own node receives a copy too (when it is a member / in scope)",
+    "ingress router: clears the local copy unless set",
 );
 /// Hops left before the packet is dropped.
 pub const FIELD_TTL: HeaderField = field(
@@ -125,7 +134,7 @@ pub const FIELD_SCOPE: HeaderField = field(
     0,
     25,
     6,
-    "broadcast scope: mode (bits 5..4) and hop radius (bits 3..0)",
+    "broadcast scope: mode (bits 5..4: 0 whole mesh, 1 source's row, 2 source's quadrant, 3 source's column) and hop radius (bits 3..0: 0 unlimited, else Manhattan distance from the source <= radius)",
     "router (fan-out), endpoint (discovery)",
 );
 /// Ask every router on the path to capture this packet.
@@ -161,8 +170,8 @@ pub const FIELD_LEN: HeaderField = field(
     1,
     24,
     8,
-    "payload flits after the header flit(s)",
-    "endpoint, host: checked against the `last` sideband",
+    "payload flits after the header flit(s); a fan-out packet may be at most the router FIFO depth (8) flits in all",
+    "endpoint, host: checked against the `last` sideband; router (64-bit flits): oversize fan-out packets dropped",
 );
 
 /// All header fields, word by word, low bits first.
@@ -170,6 +179,7 @@ pub const HEADER_FIELDS: &[HeaderField] = &[
     FIELD_DEST,
     FIELD_SRC,
     FIELD_KIND,
+    FIELD_LOOPBACK,
     FIELD_TTL,
     FIELD_SCOPE,
     FIELD_TRACE,
@@ -228,12 +238,28 @@ impl PacketKind {
         }
     }
 
-    /// Whether today's routers forward this kind point to point. Fan-out kinds
-    /// are reserved until the routers replicate them; a router drops and
-    /// counts them rather than guess.
+    /// Whether routers forward this kind point to point (wormhole, by the
+    /// route table); the others are fan-out kinds.
     pub fn is_point_to_point(self) -> bool {
-        !matches!(self, PacketKind::Multicast | PacketKind::ScopedBroadcast)
-            && self != PacketKind::DiscoveryRequest
+        !self.is_fanout()
+    }
+
+    /// Whether routers replicate this kind (virtual cut-through, at most the
+    /// FIFO depth in flits): multicast by the group table, scoped broadcast
+    /// and discovery requests along the scope's spanning tree.
+    pub fn is_fanout(self) -> bool {
+        matches!(
+            self,
+            PacketKind::Multicast | PacketKind::ScopedBroadcast | PacketKind::DiscoveryRequest
+        )
+    }
+
+    /// Whether routers send this kind along the scoped broadcast tree.
+    pub fn is_scoped(self) -> bool {
+        matches!(
+            self,
+            PacketKind::ScopedBroadcast | PacketKind::DiscoveryRequest
+        )
     }
 
     /// Highest kind value a router forwards point to point.
@@ -256,6 +282,9 @@ mod tests {
         for k in PacketKind::ALL {
             assert_eq!(PacketKind::from_bits(k as u32), Some(k));
         }
-        assert_eq!(PacketKind::from_bits(15), None);
+        assert_eq!(PacketKind::from_bits(7), None);
+        assert!(PacketKind::ALL
+            .iter()
+            .all(|k| (*k as u32) <= FIELD_KIND.max()));
     }
 }

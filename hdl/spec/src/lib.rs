@@ -12,18 +12,21 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod fanout;
 mod geometry;
 mod header;
 mod router_regs;
 
+pub use fanout::{GroupId, Scope, ScopeMode, GROUP_TABLE_ENTRIES};
 pub use geometry::{dor_route, MeshGeometry, NodeId, PortDir, Route, MAX_MESH_DIM, MIN_MESH_DIM};
 pub use header::{
-    HeaderField, PacketKind, FIELD_DEST, FIELD_KIND, FIELD_LEN, FIELD_SCOPE, FIELD_SEQ,
-    FIELD_SERVICE, FIELD_SRC, FIELD_TRACE, FIELD_TTL, HEADER_BITS, HEADER_FIELDS, HEADER_WORDS,
-    ROUTING_WORD,
+    HeaderField, PacketKind, FIELD_DEST, FIELD_KIND, FIELD_LEN, FIELD_LOOPBACK, FIELD_SCOPE,
+    FIELD_SEQ, FIELD_SERVICE, FIELD_SRC, FIELD_TRACE, FIELD_TTL, HEADER_BITS, HEADER_FIELDS,
+    HEADER_WORDS, ROUTING_WORD,
 };
 pub use router_regs::{
-    addr as router_addr, Access, RouterReg, ROUTER_ID_VALUE, ROUTER_REGS, ROUTE_TABLE_BASE,
+    addr as router_addr, Access, RouterReg, GROUP_TABLE_BASE, ROUTER_ID_VALUE, ROUTER_REGS,
+    ROUTE_TABLE_BASE,
 };
 
 /// Flit widths the generator supports, in bits.
@@ -67,6 +70,10 @@ pub fn validate() -> Result<(), SpecError> {
                 return Err(SpecError::FieldOverlap(a.name, b.name));
             }
         }
+    }
+    // The route table holds up to 256 entries; the group table follows it.
+    if ROUTE_TABLE_BASE + 256 > GROUP_TABLE_BASE {
+        return Err(SpecError::RegisterOverlap("route_tbl", "group_tbl"));
     }
     for (i, a) in ROUTER_REGS.iter().enumerate() {
         if a.addr >= ROUTE_TABLE_BASE {

@@ -39,6 +39,11 @@ const fn reg(name: &'static str, addr: u32, access: Access, doc: &'static str) -
 /// `ROUTE_TABLE_BASE + d`, encoded `alternate << 3 | primary`.
 pub const ROUTE_TABLE_BASE: u32 = 0x100;
 
+/// First word address of the multicast group table; the entry for group `g`
+/// (`g < GROUP_TABLE_ENTRIES`) is at `GROUP_TABLE_BASE + g`: bits 4..0 are the
+/// output mask (N, E, S, W, L). Reset clears every entry (empty groups).
+pub const GROUP_TABLE_BASE: u32 = 0x200;
+
 /// Register constants by name, for the driver side.
 pub mod addr {
     /// Block identifier.
@@ -67,6 +72,8 @@ pub mod addr {
     pub const OVERFLOW: u32 = 0x0B;
     /// Rejected configuration accesses.
     pub const CFG_ERRORS: u32 = 0x0C;
+    /// Fan-out packets dropped as malformed.
+    pub const FANOUT_ERRORS: u32 = 0x0D;
 }
 
 /// Value of the ID register: ASCII "RM" and block kind 1 (router), version 1.
@@ -82,9 +89,10 @@ pub const ROUTER_REGS: &[RouterReg] = &[
     reg("flits_routed_total", addr::FLITS_ROUTED, Ro, "flits switched to an output"),
     reg("drop_ttl_total", addr::DROP_TTL, Ro, "packets dropped because their TTL ran out"),
     reg("drop_unroutable_total", addr::DROP_UNROUTABLE, Ro, "packets dropped because primary and alternate port were both down"),
-    reg("drop_malformed_total", addr::DROP_MALFORMED, Ro, "packets dropped for a destination outside the mesh or a kind this router does not forward"),
+    reg("drop_malformed_total", addr::DROP_MALFORMED, Ro, "packets dropped for a unicast destination outside the mesh or an unknown kind"),
     reg("trace", addr::TRACE, Rw, "last traced head flit: bit 31 valid, bits 20..16 input port one-hot, bits 12..8 output port one-hot; write clears"),
-    reg("table_writes_total", addr::TABLE_WRITES, Ro, "route table entries written by the host"),
+    reg("table_writes_total", addr::TABLE_WRITES, Ro, "route and group table entries written by the host"),
     reg("overflow_total", addr::OVERFLOW, Ro, "flits that arrived at a full input FIFO (a neighbour ignored credits); discarded"),
     reg("cfg_errors_total", addr::CFG_ERRORS, Ro, "rejected configuration accesses: unmapped address, read-only register, bad table entry, table still initialising"),
+    reg("fanout_errors_total", addr::FANOUT_ERRORS, Ro, "fan-out packets dropped: group id past the group table, group mask naming an absent, down or backward port, scope radius past the mesh diameter, fan-out packet longer than the FIFO depth (64-bit flits: `len` checked at the head; any width: cut at the FIFO depth), or arriving from a link at a router whose mask for it is empty"),
 ];

@@ -5,12 +5,14 @@
 //! meshctl bench noc --mesh 4x4 --pattern uniform --packet-flits 1 --json
 //! meshctl hw report --json
 //! meshctl card load | bind BDF | info BDF
+//! meshctl bench multicast --mesh 4x4 --json
 //! ```
 
 mod bench;
 mod card;
 mod demo;
 mod hw;
+mod multicast;
 
 use clap::{Parser, Subcommand};
 use replimesh_spec::MeshGeometry;
@@ -73,6 +75,24 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// In-network broadcast and multicast against unicast repetition.
+    Multicast {
+        /// Mesh size WxH.
+        #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
+        mesh: MeshGeometry,
+        /// Source node (dense index y * width + x).
+        #[arg(long, default_value_t = 0)]
+        source: usize,
+        /// Flits per packet, header included (a fan-out packet fits the 8-flit FIFO).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=8))]
+        packet_flits: u32,
+        /// RNG seed for the group members of the size sweep.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// JSON output (the only format; accepted for symmetry).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -106,6 +126,16 @@ fn main() {
         } => bench::noc(mesh, pattern, packet_flits as usize, measure_cycles, seed),
         Cmd::Hw { what } => hw::run(what),
         Cmd::Card { what } => card::run(what),
+        Cmd::Bench {
+            what:
+                BenchCmd::Multicast {
+                    mesh,
+                    source,
+                    packet_flits,
+                    seed,
+                    json: _,
+                },
+        } => multicast::run(mesh, source, packet_flits as usize, seed),
     };
     if let Err(e) = result {
         eprintln!("meshctl: {e:#}");

@@ -15,6 +15,7 @@ mod scoreboard;
 
 pub use patterns::Pattern;
 pub use runner::{
-    make_packet, payload_flit, run_traffic, zero_load, TrafficConfig, TrafficResult, ZeroLoad,
+    make_fanout_packet, make_fanout_packet_either, make_packet, payload_flit, run_traffic,
+    zero_load, TrafficConfig, TrafficResult, ZeroLoad,
 };
 pub use scoreboard::{Finding, Report, Scoreboard};

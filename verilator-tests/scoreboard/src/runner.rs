@@ -77,6 +77,52 @@ pub fn make_packet(
     Packet { header, payload }
 }
 
+/// Makes a fan-out packet from `src` of `packet_flits` flits (header
+/// included) on the pattern of `template` (kind, `dest` group, scope,
+/// loopback), numbers it, and records that each of `receivers` must get one
+/// copy (pass several alternatives to [`Scoreboard::on_send_fanout_either`]
+/// through [`make_fanout_packet_either`]).
+pub fn make_fanout_packet(
+    sb: &mut Scoreboard,
+    fabric: &Fabric,
+    src: NodeId,
+    template: PacketHeader,
+    packet_flits: usize,
+    receivers: &[NodeId],
+) -> Packet {
+    make_fanout_packet_either(
+        sb,
+        fabric,
+        src,
+        template,
+        packet_flits,
+        &[receivers.to_vec()],
+    )
+}
+
+/// As [`make_fanout_packet`], accepting any one of several receiver sets.
+pub fn make_fanout_packet_either(
+    sb: &mut Scoreboard,
+    fabric: &Fabric,
+    src: NodeId,
+    template: PacketHeader,
+    packet_flits: usize,
+    alternatives: &[Vec<NodeId>],
+) -> Packet {
+    let hf = PacketHeader::header_flits(fabric.flit_bits());
+    let len = packet_flits.saturating_sub(hf);
+    let mut header = template;
+    header.src = src.0;
+    header.len = len as u8;
+    header.seq = sb.next_fanout_seq(src, header.kind, header.dest);
+    let tag = NodeId(header.dest ^ (header.kind as u8) << 5);
+    let payload: Vec<u64> = (0..len)
+        .map(|i| payload_flit(src, tag, header.seq, i, fabric.flit_bits()))
+        .collect();
+    sb.on_send_fanout_either(header, payload.clone(), fabric.cycle(), alternatives);
+    Packet { header, payload }
+}
+
 /// Runs `cfg` on `fabric` (which must be idle) and drains it.
 pub fn run_traffic(
     fabric: &mut Fabric,

@@ -12,7 +12,11 @@ mod ffi;
 
 use ffi::{CycleIo, Model, PortIo, VARIANTS};
 use replimesh_regs::{HeaderError, PacketHeader};
-use replimesh_spec::{router_addr, MeshGeometry, NodeId, Route, ROUTE_TABLE_BASE};
+use replimesh_spec::fanout::multicast_tree;
+use replimesh_spec::{
+    router_addr, GroupId, MeshGeometry, NodeId, Route, GROUP_TABLE_BASE, GROUP_TABLE_ENTRIES,
+    ROUTE_TABLE_BASE,
+};
 use std::collections::VecDeque;
 
 /// Errors of the bridge.
@@ -122,6 +126,8 @@ pub struct RouterCounters {
     pub table_writes: u32,
     /// Rejected configuration accesses.
     pub cfg_errors: u32,
+    /// Fan-out packets dropped (bad group, mask or scope, oversize).
+    pub fanout_errors: u32,
 }
 
 #[derive(Default)]
@@ -217,7 +223,8 @@ impl Fabric {
             self.step()?;
         }
         self.io.reset = 0;
-        self.step_n(self.geometry.table_entries() as u64 + 2)?;
+        // The sequencer loads the route table and clears the group table.
+        self.step_n(self.geometry.table_entries().max(GROUP_TABLE_ENTRIES) as u64 + 2)?;
         for id in self.geometry.node_ids().collect::<Vec<_>>() {
             if self.cfg_read(id, router_addr::STATUS)? & 1 == 0 {
                 return Err(SimError::InitTimeout(id.0));
@@ -440,6 +447,36 @@ impl Fabric {
             overflow: self.cfg_read(node, router_addr::OVERFLOW)?,
             table_writes: self.cfg_read(node, router_addr::TABLE_WRITES)?,
             cfg_errors: self.cfg_read(node, router_addr::CFG_ERRORS)?,
+            fanout_errors: self.cfg_read(node, router_addr::FANOUT_ERRORS)?,
         })
+    }
+
+    /// Writes `node`'s group table entry for `group`: the output mask (bit
+    /// per port N, E, S, W, L). Ids past the table are rejected by the router.
+    pub fn write_group(&mut self, node: NodeId, group: GroupId, mask: u8) -> Result<(), SimError> {
+        self.cfg_write(node, GROUP_TABLE_BASE + group.0 as u32, mask as u32)
+    }
+
+    /// Reads `node`'s group table entry for `group`.
+    pub fn read_group(&mut self, node: NodeId, group: GroupId) -> Result<u8, SimError> {
+        Ok(self.cfg_read(node, GROUP_TABLE_BASE + group.0 as u32)? as u8)
+    }
+
+    /// Installs the dimension-ordered tree from `src` to `members` as group
+    /// `group` in every router (routers off the tree get an empty entry).
+    /// Groups are source-rooted: only `src` should send to `group`.
+    pub fn install_tree(
+        &mut self,
+        group: GroupId,
+        src: NodeId,
+        members: &[NodeId],
+    ) -> Result<(), SimError> {
+        self.index(src)?;
+        let tree = multicast_tree(&self.geometry, src, members);
+        for node in self.geometry.node_ids().collect::<Vec<_>>() {
+            let mask = tree.get(&node).copied().unwrap_or(0);
+            self.write_group(node, group, mask)?;
+        }
+        Ok(())
     }
 }

@@ -3,7 +3,8 @@
 //! disagree with the host encoder or the docs.
 
 use replimesh_spec::{
-    HeaderField, PacketKind, FIELD_DEST, FIELD_KIND, FIELD_SRC, FIELD_TRACE, FIELD_TTL,
+    HeaderField, PacketKind, FIELD_DEST, FIELD_KIND, FIELD_LEN, FIELD_LOOPBACK, FIELD_SCOPE,
+    FIELD_SRC, FIELD_TRACE, FIELD_TTL,
 };
 use rust_hdl::prelude::*;
 
@@ -22,6 +23,19 @@ pub struct RoutingWord<const W: usize> {
     pub trace: Signal<Out, Bit>,
     /// The kind is one routers forward point to point.
     pub forwardable: Signal<Out, Bit>,
+    /// The kind is a fan-out kind (multicast, scoped broadcast, discovery request).
+    pub fanout: Signal<Out, Bit>,
+    /// The kind is multicast (routed by the group table).
+    pub multicast: Signal<Out, Bit>,
+    /// Loopback flag.
+    pub loopback: Signal<Out, Bit>,
+    /// Scope mode (bits 5..4 of `scope`).
+    pub scope_mode: Signal<Out, Bits<2>>,
+    /// Scope hop radius (bits 3..0 of `scope`), zero-extended to 8 bits.
+    pub radius: Signal<Out, Bits<8>>,
+    /// Payload length from word 1 when the head flit carries it (64-bit
+    /// flits); zero for 32-bit flits, where word 1 is the next flit.
+    pub len: Signal<Out, Bits<8>>,
     /// `src` to write into the forwarded head flit.
     pub new_src: Signal<In, Bits<8>>,
     /// `ttl` to write into the forwarded head flit.
@@ -34,12 +48,32 @@ fn get(flit: u64, f: &HeaderField) -> u64 {
     f.get(flit as u32) as u64
 }
 
-fn forwardable_kinds() -> Vec<u32> {
+fn kinds(pick: fn(PacketKind) -> bool) -> Vec<u32> {
     PacketKind::ALL
         .into_iter()
-        .filter(|k| k.is_point_to_point())
+        .filter(|k| pick(*k))
         .map(|k| k as u32)
         .collect()
+}
+
+fn forwardable_kinds() -> Vec<u32> {
+    kinds(PacketKind::is_point_to_point)
+}
+
+fn fanout_kinds() -> Vec<u32> {
+    kinds(PacketKind::is_fanout)
+}
+
+fn is_multicast(k: PacketKind) -> bool {
+    k == PacketKind::Multicast
+}
+
+fn kind_match(set: &[u32]) -> String {
+    let kind = slice(&FIELD_KIND);
+    set.iter()
+        .map(|k| format!("({kind} == {}'d{k})", FIELD_KIND.width))
+        .collect::<Vec<_>>()
+        .join(" || ")
 }
 
 fn slice(f: &HeaderField) -> String {
@@ -60,6 +94,18 @@ impl<const W: usize> Logic for RoutingWord<W> {
         self.trace.next = get(word, &FIELD_TRACE) != 0;
         let kind = get(word, &FIELD_KIND) as u32;
         self.forwardable.next = forwardable_kinds().contains(&kind);
+        self.fanout.next = fanout_kinds().contains(&kind);
+        self.multicast.next = kinds(is_multicast).contains(&kind);
+        self.loopback.next = get(word, &FIELD_LOOPBACK) != 0;
+        let scope = get(word, &FIELD_SCOPE);
+        self.scope_mode.next = ((scope >> 4) & 3).to_bits();
+        self.radius.next = (scope & 15).to_bits();
+        self.len.next = if W >= 64 {
+            let w1: u64 = flit.get_bits::<32>(32).into();
+            get(w1, &FIELD_LEN).to_bits()
+        } else {
+            0u64.to_bits()
+        };
         let src: u64 = self.new_src.val().into();
         let ttl: u64 = self.new_ttl.val().into();
         let new_word = FIELD_SRC
@@ -79,17 +125,32 @@ impl<const W: usize> Logic for RoutingWord<W> {
         self.ttl.connect();
         self.trace.connect();
         self.forwardable.connect();
+        self.fanout.connect();
+        self.multicast.connect();
+        self.loopback.connect();
+        self.scope_mode.connect();
+        self.radius.connect();
+        self.len.connect();
         self.rewritten.connect();
     }
 
     fn hdl(&self) -> Verilog {
         assert!(W >= 32, "the routing word needs 32 bits of flit");
-        let kind = slice(&FIELD_KIND);
-        let kinds = forwardable_kinds()
-            .iter()
-            .map(|k| format!("({kind} == {}'d{k})", FIELD_KIND.width))
-            .collect::<Vec<_>>()
-            .join(" || ");
+        let fwd = kind_match(&forwardable_kinds());
+        let fan = kind_match(&fanout_kinds());
+        let mc = kind_match(&kinds(is_multicast));
+        let sc = FIELD_SCOPE.lsb;
+        assert_eq!(FIELD_SCOPE.width, 6, "scope is mode(2) + radius(4)");
+        let len = if W >= 64 {
+            format!(
+                "flit[{}:{}]",
+                32 + FIELD_LEN.lsb + FIELD_LEN.width - 1,
+                32 + FIELD_LEN.lsb
+            )
+        } else {
+            "8'd0".to_string()
+        };
+        assert_eq!(FIELD_LEN.width, 8);
         // Concatenate the word high bits first, substituting src and ttl.
         let mut parts = vec![];
         if W > 32 {
@@ -119,9 +180,19 @@ always @(*) dest = {dest};
 always @(*) src = {src};
 always @(*) ttl = {ttl};
 always @(*) trace = {trace};
-always @(*) forwardable = {kinds};
+always @(*) forwardable = {fwd};
+always @(*) fanout = {fan};
+always @(*) multicast = {mc};
+always @(*) loopback = {lb};
+always @(*) scope_mode = flit[{m1}:{m0}];
+always @(*) radius = {{4'd0, flit[{r1}:{sc}]}};
+always @(*) len = {len};
 always @(*) rewritten = {{{parts}}};
 ",
+            lb = slice(&FIELD_LOOPBACK),
+            m1 = sc + 5,
+            m0 = sc + 4,
+            r1 = sc + 3,
             dest = slice(&FIELD_DEST),
             src = slice(&FIELD_SRC),
             ttl = slice(&FIELD_TTL),

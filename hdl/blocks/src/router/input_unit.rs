@@ -1,11 +1,34 @@
 //! One router input: the FIFO, the route lookup on the head flit, the
-//! wormhole lock that keeps a packet's flits on one output, and the drops.
+//! wormhole lock that keeps a packet's flits on one output, the fan-out
+//! sequencer, and the drops.
+//!
+//! Fan-out packets (multicast, scoped broadcast, discovery request) take an
+//! output mask instead of one port: the group table entry `dest`, or the
+//! broadcast rule. The input then acquires the mask's outputs in the fixed
+//! channel order E, W, N, S, L, several at once when they all grant (each
+//! output grants only when it is free and its neighbour's buffer is empty,
+//! i.e. credits == depth), and
+//! once it holds all of them streams the packet to every one in lockstep:
+//! each flit leaves the FIFO once and is copied to every output the same
+//! cycle. A fan-out packet is at most `fifo_depth` flits, so it never waits
+//! for credit once it streams. See docs/fanout.md and docs/deadlock-freedom.md.
 
+use super::fanout::{BroadcastMask, OrderedAcquire};
 use super::header::RoutingWord;
 use crate::common::dist_ram::DistRam;
 use crate::common::fifo::FlitFifo;
 use crate::router::RouterParams;
+use replimesh_spec::GROUP_TABLE_ENTRIES;
 use rust_hdl::prelude::*;
+
+/// Header flits at `w` bits per flit.
+fn header_flits(w: usize) -> usize {
+    if w >= 64 {
+        1
+    } else {
+        2
+    }
+}
 
 /// Input side of one router port.
 #[derive(LogicBlock)]
@@ -18,6 +41,15 @@ pub struct InputUnit<const W: usize> {
     pub enable: Signal<In, Bit>,
     /// This router's node id, stamped as the source of local packets.
     pub my_id: Signal<In, Bits<8>>,
+    /// This router's column.
+    pub node_x: Signal<In, Bits<8>>,
+    /// This router's row.
+    pub node_y: Signal<In, Bits<8>>,
+    /// This input's own port, one-hot (N, E, S, W, L).
+    pub in_port: Signal<In, Bits<5>>,
+    /// Outputs a fan-out packet arriving here may use (the X-then-Y order:
+    /// never back where it came from, never from Y to X).
+    pub fan_legal: Signal<In, Bits<5>>,
     /// This is the local (host) port: stamp the source id on head flits.
     pub is_local: Signal<In, Bit>,
     /// Ports that are down or do not exist (bit per port N,E,S,W,L).
@@ -36,8 +68,25 @@ pub struct InputUnit<const W: usize> {
     pub tbl_waddr: Signal<In, Bits<8>>,
     /// Route table entry: `alternate << 3 | primary`.
     pub tbl_wdata: Signal<In, Bits<6>>,
-    /// One-hot output this input's head flit wants (zero: none).
+    /// Group table write strobe (all inputs hold a copy).
+    pub grp_we: Signal<In, Bit>,
+    /// Group table write address (group id).
+    pub grp_waddr: Signal<In, Bits<8>>,
+    /// Group table entry: output mask.
+    pub grp_wdata: Signal<In, Bits<5>>,
+    /// Outputs this input sends its current flit to: one-hot for unicast,
+    /// the whole mask of a streaming fan-out packet (zero: none).
     pub req: Signal<Out, Bits<5>>,
+    /// Outputs a waiting fan-out packet asks to acquire (see `OrderedAcquire`).
+    pub fan_req: Signal<Out, Bits<5>>,
+    /// Outputs free with an empty neighbour buffer (bit per output).
+    pub fan_avail: Signal<In, Bits<5>>,
+    /// Outputs whose fan-out arbiter picked this input this cycle.
+    pub fan_granted: Signal<In, Bits<5>>,
+    /// Outputs this input acquires this cycle.
+    pub fan_take: Signal<Out, Bits<5>>,
+    /// Pulse: fan-out packet dropped (bad group, bad mask, scope error, oversize).
+    pub drop_fanout: Signal<Out, Bit>,
     /// The switch took the flit this cycle.
     pub grant: Signal<In, Bit>,
     /// Flit offered to the switch (head flits rewritten).
@@ -58,7 +107,31 @@ pub struct InputUnit<const W: usize> {
     pub overflow: Signal<Out, Bit>,
     fifo: FlitFifo<W>,
     route_tbl: DistRam<Bits<6>>,
+    group_tbl: DistRam<Bits<5>>,
+    bmask: BroadcastMask,
+    acq: OrderedAcquire,
+    fan_start: Signal<Local, Bit>,
+    cur_need: Signal<Local, Bits<5>>,
+    cur_held: Signal<Local, Bits<5>>,
     hdr: RoutingWord<W>,
+    fan_wait: DFF<Bit>,
+    fan_need: DFF<Bits<5>>,
+    fan_held: DFF<Bits<5>>,
+    fan_first: DFF<Bit>,
+    fan_stream: DFF<Bit>,
+    fan_cnt: DFF<Bits<8>>,
+    is_fan: Signal<Local, Bit>,
+    raw_mask: Signal<Local, Bits<5>>,
+    fan_mask: Signal<Local, Bits<5>>,
+    fan_err: Signal<Local, Bit>,
+    fan_ttl_cut: Signal<Local, Bit>,
+    fan_rest: Signal<Local, Bits<5>>,
+    fan_cut: Signal<Local, Bit>,
+    stream_go: Signal<Local, Bit>,
+    fan_head_err: Signal<Local, Bit>,
+    fan_orphan: Signal<Local, Bit>,
+    ttl_keep: Signal<Local, Bits<5>>,
+    loop_keep: Signal<Local, Bits<5>>,
     locked: DFF<Bit>,
     lock_port: DFF<Bits<5>>,
     dropping: DFF<Bit>,
@@ -81,6 +154,13 @@ pub struct InputUnit<const W: usize> {
     one5: Constant<Bits<5>>,
     zero5: Constant<Bits<5>>,
     local_oh: Constant<Bits<5>>,
+    links5: Constant<Bits<5>>,
+    all5: Constant<Bits<5>>,
+    n_groups: Constant<Bits<8>>,
+    max_len: Constant<Bits<8>>,
+    last_cnt: Constant<Bits<8>>,
+    one8: Constant<Bits<8>>,
+    zero8: Constant<Bits<8>>,
 }
 
 impl<const W: usize> InputUnit<W> {
@@ -111,7 +191,43 @@ impl<const W: usize> InputUnit<W> {
             overflow: Default::default(),
             fifo: FlitFifo::new(p.fifo_depth),
             route_tbl: DistRam::new(p.geometry.table_entries() as usize),
+            group_tbl: DistRam::new(GROUP_TABLE_ENTRIES as usize),
+            bmask: BroadcastMask::new(&p.geometry),
+            acq: Default::default(),
+            fan_start: Default::default(),
+            cur_need: Default::default(),
+            cur_held: Default::default(),
             hdr: Default::default(),
+            fan_wait: Default::default(),
+            fan_need: Default::default(),
+            fan_held: Default::default(),
+            fan_first: Default::default(),
+            fan_stream: Default::default(),
+            fan_cnt: Default::default(),
+            is_fan: Default::default(),
+            raw_mask: Default::default(),
+            fan_mask: Default::default(),
+            fan_err: Default::default(),
+            fan_ttl_cut: Default::default(),
+            fan_rest: Default::default(),
+            fan_cut: Default::default(),
+            stream_go: Default::default(),
+            fan_head_err: Default::default(),
+            fan_orphan: Default::default(),
+            ttl_keep: Default::default(),
+            loop_keep: Default::default(),
+            node_x: Default::default(),
+            node_y: Default::default(),
+            in_port: Default::default(),
+            fan_legal: Default::default(),
+            grp_we: Default::default(),
+            grp_waddr: Default::default(),
+            grp_wdata: Default::default(),
+            fan_req: Default::default(),
+            fan_avail: Default::default(),
+            fan_granted: Default::default(),
+            fan_take: Default::default(),
+            drop_fanout: Default::default(),
             locked: Default::default(),
             lock_port: Default::default(),
             dropping: Default::default(),
@@ -135,6 +251,14 @@ impl<const W: usize> InputUnit<W> {
             one5: Constant::new(1u64.to_bits()),
             zero5: Constant::new(0u64.to_bits()),
             local_oh: Constant::new(0b10000u64.to_bits()),
+            links5: Constant::new(0b01111u64.to_bits()),
+            all5: Constant::new(0b11111u64.to_bits()),
+            n_groups: Constant::new((GROUP_TABLE_ENTRIES as u64).to_bits()),
+            // The whole packet must fit the neighbour's buffer: header + len.
+            max_len: Constant::new(((p.fifo_depth - header_flits(W)) as u64).to_bits()),
+            last_cnt: Constant::new(((p.fifo_depth - 1) as u64).to_bits()),
+            one8: Constant::new(1u64.to_bits()),
+            zero8: Constant::new(0u64.to_bits()),
         }
     }
 }
@@ -142,22 +266,30 @@ impl<const W: usize> InputUnit<W> {
 impl<const W: usize> Logic for InputUnit<W> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, locked, lock_port, dropping, credit);
+        dff_setup!(
+            self, clock, locked, lock_port, dropping, credit, fan_wait, fan_need, fan_held,
+            fan_first, fan_stream, fan_cnt
+        );
         clock!(self, clock, fifo);
         self.route_tbl.clock.next = self.clock.val();
+        self.group_tbl.clock.next = self.clock.val();
         self.fifo.reset.next = self.reset.val();
         // Link side: every valid flit enters the FIFO.
         self.fifo.push.next = self.link_valid.val();
         self.fifo.push_data.next = self.link_data.val();
         self.fifo.push_last.next = self.link_last.val();
         self.overflow.next = self.fifo.overflow.val();
-        // Route table copy, written by the router.
+        // Route and group table copies, written by the router.
         self.route_tbl.write_enable.next = self.tbl_we.val();
         self.route_tbl.write_address.next = self.tbl_waddr.val();
         self.route_tbl.write_data.next = self.tbl_wdata.val();
+        self.group_tbl.write_enable.next = self.grp_we.val();
+        self.group_tbl.write_address.next = self.grp_waddr.val();
+        self.group_tbl.write_data.next = self.grp_wdata.val();
         // Head flit decode and lookup.
         self.hdr.flit.next = self.fifo.head_data.val();
         self.route_tbl.read_address.next = self.hdr.dest.val();
+        self.group_tbl.read_address.next = self.hdr.dest.val();
         self.dest_ok.next = ((self.hdr.dest.val() & self.x_mask.val()) < self.mesh_w.val())
             && ((self.hdr.dest.val() >> self.x_bits.val()) < self.mesh_h.val());
         self.prim_oh.next = self.one5.val() << self.route_tbl.read_data.val().get_bits::<3>(0);
@@ -168,36 +300,108 @@ impl<const W: usize> Logic for InputUnit<W> {
         } else if (self.alt_oh.val() & !self.ports_down.val()).any() {
             self.chosen.next = self.alt_oh.val();
         }
-        // Rewrite: the ingress router stamps the source; each hop onto a
-        // mesh link spends one TTL.
+        // The ingress router stamps the source.
         self.hdr.new_src.next = self.hdr.src.val();
         if self.is_local.val() {
             self.hdr.new_src.next = self.my_id.val();
         }
-        self.hdr.new_ttl.next = self.hdr.ttl.val();
-        if self.chosen.val() != self.local_oh.val() {
-            self.hdr.new_ttl.next = self.hdr.ttl.val() - self.one5.val();
+        // Fan-out: the output mask, from the group table (multicast) or the
+        // broadcast rule (scoped broadcast, discovery request).
+        self.bmask.node_x.next = self.node_x.val();
+        self.bmask.node_y.next = self.node_y.val();
+        self.bmask.src.next = self.hdr.new_src.val();
+        self.bmask.in_port.next = self.in_port.val();
+        self.bmask.scope_mode.next = self.hdr.scope_mode.val();
+        self.bmask.radius.next = self.hdr.radius.val();
+        self.is_fan.next = self.hdr.fanout.val();
+        self.raw_mask.next = self.bmask.mask.val();
+        if self.hdr.multicast.val() {
+            self.raw_mask.next = self.group_tbl.read_data.val();
         }
-        self.flit_data.next = self.fifo.head_data.val();
-        self.flit_last.next = self.fifo.head_last.val();
+        self.fan_err.next = (self.hdr.multicast.val()
+            && ((self.hdr.dest.val() >= self.n_groups.val())
+                || (self.raw_mask.val() & !self.fan_legal.val()).any()))
+            || (!self.hdr.multicast.val() && self.bmask.scope_error.val())
+            || (self.raw_mask.val() & self.ports_down.val() & self.links5.val()).any()
+            || (self.hdr.len.val() > self.max_len.val());
+        // TTL spent: deliver here only. The source's own copy: only on request.
+        self.fan_ttl_cut.next =
+            !self.hdr.ttl.val().any() && (self.raw_mask.val() & self.links5.val()).any();
+        self.ttl_keep.next = self.all5.val();
+        if self.fan_ttl_cut.val() {
+            self.ttl_keep.next = self.local_oh.val();
+        }
+        self.loop_keep.next = self.all5.val();
+        if self.is_local.val() && !self.hdr.loopback.val() {
+            self.loop_keep.next = self.links5.val();
+        }
+        self.fan_mask.next = self.raw_mask.val() & self.ttl_keep.val() & self.loop_keep.val();
         // What the head of the FIFO is doing this cycle. Computed apart from
         // `grant`, so the request does not depend on the switch's answer
         // (Verilator orders the blocks without a false loop).
         self.active.next = !self.fifo.empty.val() && self.enable.val();
-        self.at_head.next = self.active.val() && !self.locked.q.val() && !self.dropping.q.val();
-        self.bad_header.next = !self.dest_ok.val() || !self.hdr.forwardable.val();
-        self.no_port.next = !self.chosen.val().any();
-        self.ttl_out.next = !self.hdr.ttl.val().any() && (self.chosen.val() != self.local_oh.val());
+        self.at_head.next = self.active.val()
+            && !self.locked.q.val()
+            && !self.dropping.q.val()
+            && !self.fan_wait.q.val();
+        self.bad_header.next =
+            !self.is_fan.val() && (!self.dest_ok.val() || !self.hdr.forwardable.val());
+        self.no_port.next = !self.is_fan.val() && !self.chosen.val().any();
+        self.ttl_out.next = !self.is_fan.val()
+            && !self.hdr.ttl.val().any()
+            && (self.chosen.val() != self.local_oh.val());
         self.drop_malformed.next = self.at_head.val() && self.bad_header.val();
         self.drop_unroutable.next =
             self.at_head.val() && !self.bad_header.val() && self.no_port.val();
+        self.fan_head_err.next = self.at_head.val() && self.is_fan.val() && self.fan_err.val();
         self.drop_ttl.next = self.at_head.val()
             && !self.bad_header.val()
             && !self.no_port.val()
-            && self.ttl_out.val();
-        self.head_drop.next =
-            self.drop_malformed.val() || self.drop_unroutable.val() || self.drop_ttl.val();
-        self.head_go.next = self.at_head.val() && !self.head_drop.val();
+            && (self.ttl_out.val()
+                || (self.is_fan.val() && !self.fan_err.val() && self.fan_ttl_cut.val()));
+        self.head_drop.next = self.drop_malformed.val()
+            || self.drop_unroutable.val()
+            || (self.at_head.val() && self.ttl_out.val())
+            || self.fan_head_err.val()
+            || (self.at_head.val() && self.is_fan.val() && !self.fan_mask.val().any());
+        self.head_go.next = self.at_head.val() && !self.head_drop.val() && !self.is_fan.val();
+        // Fan-out acquisition, in the channel order E, W, N, S, L: the head
+        // starts asking in the cycle it is decoded, and takes every output
+        // of the longest granted run at once.
+        self.fan_start.next = self.at_head.val() && self.is_fan.val() && !self.head_drop.val();
+        self.cur_need.next = self.zero5.val();
+        self.cur_held.next = self.zero5.val();
+        if self.active.val() && self.fan_wait.q.val() {
+            self.cur_need.next = self.fan_need.q.val();
+            self.cur_held.next = self.fan_held.q.val();
+        }
+        if self.fan_start.val() {
+            self.cur_need.next = self.fan_mask.val();
+        }
+        self.acq.need.next = self.cur_need.val();
+        self.acq.avail.next = self.fan_avail.val();
+        self.acq.granted.next = self.fan_granted.val();
+        self.fan_req.next = self.acq.request.val();
+        self.fan_take.next = self.acq.take.val();
+        self.fan_rest.next = self.cur_need.val() & !self.acq.take.val();
+        if self.fan_start.val() {
+            self.fan_wait.d.next = true;
+            self.fan_need.d.next = self.fan_mask.val();
+            self.fan_held.d.next = self.zero5.val();
+        }
+        if self.acq.take.val().any() {
+            self.fan_need.d.next = self.fan_rest.val();
+            self.fan_held.d.next = self.cur_held.val() | self.acq.take.val();
+            if !self.fan_rest.val().any() {
+                // All held, every neighbour buffer empty: stream.
+                self.fan_wait.d.next = false;
+                self.locked.d.next = true;
+                self.lock_port.d.next = self.cur_held.val() | self.acq.take.val();
+                self.fan_first.d.next = true;
+                self.fan_stream.d.next = true;
+                self.fan_cnt.d.next = self.zero8.val();
+            }
+        }
         self.req.next = self.zero5.val();
         if self.head_go.val() {
             self.req.next = self.chosen.val();
@@ -205,16 +409,46 @@ impl<const W: usize> Logic for InputUnit<W> {
         if self.active.val() && self.locked.q.val() {
             self.req.next = self.lock_port.q.val();
         }
-        if self.at_head.val() {
+        self.stream_go.next = self.grant.val() && self.active.val() && self.locked.q.val();
+        // Rewrite: each hop onto a mesh link spends one TTL.
+        self.hdr.new_ttl.next = self.hdr.ttl.val();
+        if self.at_head.val() && (self.chosen.val() != self.local_oh.val()) {
+            self.hdr.new_ttl.next = self.hdr.ttl.val() - self.one5.val();
+        }
+        if self.fan_first.q.val() && (self.lock_port.q.val() & self.links5.val()).any() {
+            self.hdr.new_ttl.next = self.hdr.ttl.val() - self.one5.val();
+        }
+        self.flit_data.next = self.fifo.head_data.val();
+        if self.at_head.val() || (self.locked.q.val() && self.fan_first.q.val()) {
             self.flit_data.next = self.hdr.rewritten.val();
         }
+        // A fan-out packet never sends more than `fifo_depth` flits: the
+        // last one that fits goes out as the tail, the rest is dropped.
+        self.fan_cut.next = self.fan_stream.q.val()
+            && (self.fan_cnt.q.val() == self.last_cnt.val())
+            && !self.fifo.head_last.val();
+        self.flit_last.next = self.fifo.head_last.val() || self.fan_cut.val();
+        // A fan-out packet that reaches a router from a link with nowhere to
+        // go means the routers' trees disagree (a group entry cleared or
+        // rewritten in place): counted. At the source an empty mask is legal
+        // (e.g. a scope holding only the source, without loopback).
+        self.fan_orphan.next = self.at_head.val()
+            && self.is_fan.val()
+            && !self.fan_err.val()
+            && !self.is_local.val()
+            && !self.fan_ttl_cut.val()
+            && !self.fan_mask.val().any();
+        self.drop_fanout.next = self.fan_head_err.val()
+            || self.fan_orphan.val()
+            || (self.stream_go.val() && self.fan_cut.val());
         // What the switch's answer does.
         self.fifo.pop.next = (self.active.val() && self.dropping.q.val())
             || self.head_drop.val()
-            || (self.grant.val()
-                && (self.head_go.val() || (self.active.val() && self.locked.q.val())));
-        self.routed_head.next = self.grant.val() && self.head_go.val();
-        self.trace_hit.next = self.grant.val() && self.head_go.val() && self.hdr.trace.val();
+            || (self.grant.val() && self.head_go.val())
+            || self.stream_go.val();
+        self.routed_head.next = (self.grant.val() && self.head_go.val())
+            || (self.stream_go.val() && self.fan_first.q.val());
+        self.trace_hit.next = self.routed_head.val() && self.hdr.trace.val();
         if self.head_drop.val() {
             self.dropping.d.next = !self.fifo.head_last.val();
         }
@@ -225,9 +459,16 @@ impl<const W: usize> Logic for InputUnit<W> {
             self.locked.d.next = !self.fifo.head_last.val();
             self.lock_port.d.next = self.chosen.val();
         }
-        if self.grant.val() && self.active.val() && self.locked.q.val() && self.fifo.head_last.val()
-        {
+        if self.stream_go.val() {
+            self.fan_first.d.next = false;
+            self.fan_cnt.d.next = self.fan_cnt.q.val() + self.one8.val();
+        }
+        if self.stream_go.val() && self.flit_last.val() {
             self.locked.d.next = false;
+            self.fan_stream.d.next = false;
+        }
+        if self.stream_go.val() && self.fan_cut.val() {
+            self.dropping.d.next = true;
         }
         self.credit.d.next = self.fifo.pop.val();
         self.credit_out.next = self.credit.q.val();
@@ -235,6 +476,9 @@ impl<const W: usize> Logic for InputUnit<W> {
             self.locked.d.next = false;
             self.dropping.d.next = false;
             self.credit.d.next = false;
+            self.fan_wait.d.next = false;
+            self.fan_first.d.next = false;
+            self.fan_stream.d.next = false;
         }
     }
 }

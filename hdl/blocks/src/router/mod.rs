@@ -1,11 +1,16 @@
 //! The router: five input units, a crossbar, five output units, the route
 //! table initialiser and the configuration registers.
 //!
+//! Unicast packets are switched wormhole by the route table; fan-out packets
+//! (multicast, scoped broadcast, discovery request) by virtual cut-through,
+//! copied to several outputs at once (see `input_unit` and `fanout`).
+//!
 //! Per hop a flit spends one cycle in the input FIFO (route lookup, switch
 //! allocation and crossbar traversal happen combinationally at the FIFO head)
 //! and one cycle in the output register: two cycles per hop without
 //! contention.
 
+pub mod fanout;
 pub mod header;
 pub mod input_unit;
 pub mod output_unit;
@@ -15,7 +20,10 @@ use crate::common::dist_ram::DistRam;
 use crate::common::glue::{Pack5, RouteEntry, TracePack, Transpose5, Widen};
 use input_unit::InputUnit;
 use output_unit::OutputUnit;
-use replimesh_spec::{router_addr, MeshGeometry, PortDir, ROUTER_ID_VALUE, ROUTE_TABLE_BASE};
+use replimesh_spec::{
+    router_addr, MeshGeometry, PortDir, GROUP_TABLE_BASE, GROUP_TABLE_ENTRIES, ROUTER_ID_VALUE,
+    ROUTE_TABLE_BASE,
+};
 use rust_hdl::prelude::*;
 
 /// Generation-time parameters of one router.
@@ -106,6 +114,23 @@ pub struct Router<const W: usize> {
     inputs: Vec<InputUnit<W>>,
     outputs: Vec<OutputUnit<W>>,
     xpose: Transpose5,
+    xpose_fan: Transpose5,
+    xpose_fgrant: Transpose5,
+    xpose_ftake: Transpose5,
+    avail: Pack5,
+    shadow_grp: DistRam<Bits<5>>,
+    grp32: Widen<5, 32>,
+    n_fanout: Count5,
+    fanout_errors: DFF<Bits<32>>,
+    grp_we: Signal<Local, Bit>,
+    grp_waddr: Signal<Local, Bits<8>>,
+    grp_wdata: Signal<Local, Bits<5>>,
+    fan_legal: Vec<Constant<Bits<5>>>,
+    n_entries_m1: Constant<Bits<8>>,
+    n_groups: Constant<Bits<8>>,
+    a_fanout_errors: Constant<Bits<16>>,
+    a_grp_base: Constant<Bits<16>>,
+    a_grp_end: Constant<Bits<16>>,
     init_entry: RouteEntry,
     absent: Pack5,
     dx: Signal<Local, Bits<8>>,
@@ -221,6 +246,28 @@ impl<const W: usize> Router<W> {
             inputs: (0..5).map(|_| InputUnit::new(&p)).collect(),
             outputs: (0..5).map(|_| OutputUnit::new(p.fifo_depth)).collect(),
             xpose: Default::default(),
+            xpose_fan: Default::default(),
+            xpose_fgrant: Default::default(),
+            xpose_ftake: Default::default(),
+            avail: Default::default(),
+            shadow_grp: DistRam::new(GROUP_TABLE_ENTRIES as usize),
+            grp32: Default::default(),
+            n_fanout: Default::default(),
+            fanout_errors: Default::default(),
+            grp_we: Default::default(),
+            grp_waddr: Default::default(),
+            grp_wdata: Default::default(),
+            // Outputs a fan-out packet may take, by input port (X then Y:
+            // never back, never from a Y link onto an X link).
+            fan_legal: [0b10100u64, 0b11101, 0b10001, 0b10111, 0b11111]
+                .iter()
+                .map(|m| Constant::new(m.to_bits()))
+                .collect(),
+            n_entries_m1: c8(entries - 1),
+            n_groups: c8(GROUP_TABLE_ENTRIES),
+            a_fanout_errors: c16(router_addr::FANOUT_ERRORS),
+            a_grp_base: c16(GROUP_TABLE_BASE),
+            a_grp_end: c16(GROUP_TABLE_BASE + GROUP_TABLE_ENTRIES),
             init_entry: Default::default(),
             absent: Default::default(),
             dx: Default::default(),
@@ -274,7 +321,8 @@ impl<const W: usize> Router<W> {
             port_oh: (0..5)
                 .map(|i| Constant::new((1u64 << i).to_bits()))
                 .collect(),
-            last_entry: Constant::new(((entries - 1) as u64).to_bits()),
+            // The sequencer clears the group table and loads the route table.
+            last_entry: Constant::new(((entries.max(GROUP_TABLE_ENTRIES) - 1) as u64).to_bits()),
             id_value: Constant::new((ROUTER_ID_VALUE as u64).to_bits()),
             port_max: Constant::new((PortDir::L as u64).to_bits()),
             one8: Constant::new(1u64.to_bits()),
@@ -323,9 +371,11 @@ impl<const W: usize> Logic for Router<W> {
             drop_malformed,
             overflow,
             table_writes,
-            cfg_errors
+            cfg_errors,
+            fanout_errors
         );
         self.shadow_tbl.clock.next = self.clock.val();
+        self.shadow_grp.clock.next = self.clock.val();
         for p in 0..5 {
             self.inputs[p].clock.next = self.clock.val();
             self.inputs[p].reset.next = self.reset.val();
@@ -333,6 +383,10 @@ impl<const W: usize> Logic for Router<W> {
             self.inputs[p].is_local.next = false;
             self.inputs[p].ports_down.next = self.link_down.q.val() | self.absent.bits.val();
             self.inputs[p].my_id.next = self.node_id.val();
+            self.inputs[p].node_x.next = self.node_x.val();
+            self.inputs[p].node_y.next = self.node_y.val();
+            self.inputs[p].in_port.next = self.port_oh[p].val();
+            self.inputs[p].fan_legal.next = self.fan_legal[p].val();
             self.outputs[p].clock.next = self.clock.val();
             self.outputs[p].reset.next = self.reset.val();
         }
@@ -398,6 +452,45 @@ impl<const W: usize> Logic for Router<W> {
                 }
             }
         }
+        // Fan-out acquisition: each waiting input asks for one output.
+        self.xpose_fan.row0.next = self.inputs[0].fan_req.val();
+        self.xpose_fan.row1.next = self.inputs[1].fan_req.val();
+        self.xpose_fan.row2.next = self.inputs[2].fan_req.val();
+        self.xpose_fan.row3.next = self.inputs[3].fan_req.val();
+        self.xpose_fan.row4.next = self.inputs[4].fan_req.val();
+        self.outputs[0].fan_request.next = self.xpose_fan.col0.val();
+        self.outputs[1].fan_request.next = self.xpose_fan.col1.val();
+        self.outputs[2].fan_request.next = self.xpose_fan.col2.val();
+        self.outputs[3].fan_request.next = self.xpose_fan.col3.val();
+        self.outputs[4].fan_request.next = self.xpose_fan.col4.val();
+        self.xpose_fgrant.row0.next = self.outputs[0].fan_grant.val();
+        self.xpose_fgrant.row1.next = self.outputs[1].fan_grant.val();
+        self.xpose_fgrant.row2.next = self.outputs[2].fan_grant.val();
+        self.xpose_fgrant.row3.next = self.outputs[3].fan_grant.val();
+        self.xpose_fgrant.row4.next = self.outputs[4].fan_grant.val();
+        self.inputs[0].fan_granted.next = self.xpose_fgrant.col0.val();
+        self.inputs[1].fan_granted.next = self.xpose_fgrant.col1.val();
+        self.inputs[2].fan_granted.next = self.xpose_fgrant.col2.val();
+        self.inputs[3].fan_granted.next = self.xpose_fgrant.col3.val();
+        self.inputs[4].fan_granted.next = self.xpose_fgrant.col4.val();
+        self.xpose_ftake.row0.next = self.inputs[0].fan_take.val();
+        self.xpose_ftake.row1.next = self.inputs[1].fan_take.val();
+        self.xpose_ftake.row2.next = self.inputs[2].fan_take.val();
+        self.xpose_ftake.row3.next = self.inputs[3].fan_take.val();
+        self.xpose_ftake.row4.next = self.inputs[4].fan_take.val();
+        self.outputs[0].fan_take.next = self.xpose_ftake.col0.val();
+        self.outputs[1].fan_take.next = self.xpose_ftake.col1.val();
+        self.outputs[2].fan_take.next = self.xpose_ftake.col2.val();
+        self.outputs[3].fan_take.next = self.xpose_ftake.col3.val();
+        self.outputs[4].fan_take.next = self.xpose_ftake.col4.val();
+        self.avail.b0.next = self.outputs[0].fan_avail.val();
+        self.avail.b1.next = self.outputs[1].fan_avail.val();
+        self.avail.b2.next = self.outputs[2].fan_avail.val();
+        self.avail.b3.next = self.outputs[3].fan_avail.val();
+        self.avail.b4.next = self.outputs[4].fan_avail.val();
+        for p in 0..5 {
+            self.inputs[p].fan_avail.next = self.avail.bits.val();
+        }
         // Crossbar.
         for o in 0..5 {
             self.outputs[o].data_in.next = self.inputs[0].flit_data.val();
@@ -446,6 +539,12 @@ impl<const W: usize> Logic for Router<W> {
         self.drop_unroutable.d.next = self.drop_unroutable.q.val() + self.n_unroutable.count.val();
         self.drop_malformed.d.next = self.drop_malformed.q.val() + self.n_malformed.count.val();
         self.overflow.d.next = self.overflow.q.val() + self.n_overflow.count.val();
+        self.n_fanout.b0.next = self.inputs[0].drop_fanout.val();
+        self.n_fanout.b1.next = self.inputs[1].drop_fanout.val();
+        self.n_fanout.b2.next = self.inputs[2].drop_fanout.val();
+        self.n_fanout.b3.next = self.inputs[3].drop_fanout.val();
+        self.n_fanout.b4.next = self.inputs[4].drop_fanout.val();
+        self.fanout_errors.d.next = self.fanout_errors.q.val() + self.n_fanout.count.val();
         // Trace capture: the last traced head flit's input and output port.
         for p in 0..5 {
             if self.inputs[p].trace_hit.val() {
@@ -508,8 +607,12 @@ impl<const W: usize> Logic for Router<W> {
         self.tbl_we.next = false;
         self.tbl_waddr.next = self.init_idx.q.val();
         self.tbl_wdata.next = self.init_entry.entry.val();
+        self.grp_we.next = false;
+        self.grp_waddr.next = self.init_idx.q.val();
+        self.grp_wdata.next = self.zero5.val();
         if self.init_busy.q.val() {
-            self.tbl_we.next = true;
+            self.tbl_we.next = self.init_idx.q.val() <= self.n_entries_m1.val();
+            self.grp_we.next = self.init_idx.q.val() < self.n_groups.val();
             self.init_idx.d.next = self.init_idx.q.val() + self.one8.val();
             if self.init_idx.q.val() == self.last_entry.val() {
                 self.init_busy.d.next = false;
@@ -520,6 +623,8 @@ impl<const W: usize> Logic for Router<W> {
         self.node32.narrow.next = self.node_id.val();
         self.shadow_tbl.read_address.next = self.cfg_addr.val().get_bits::<8>(0);
         self.tbl32.narrow.next = self.shadow_tbl.read_data.val();
+        self.shadow_grp.read_address.next = self.cfg_addr.val().get_bits::<8>(0);
+        self.grp32.narrow.next = self.shadow_grp.read_data.val();
         self.down32.narrow.next = self.link_down.q.val();
         self.hit.d.next = self.sel.val() && (self.cfg_we.val() || self.cfg_re.val());
         self.bad_access.next = false;
@@ -539,6 +644,15 @@ impl<const W: usize> Logic for Router<W> {
                 self.tbl_waddr.next = self.cfg_addr.val().get_bits::<8>(0);
                 self.tbl_wdata.next = self.cfg_wdata.val().get_bits::<6>(0);
                 self.table_writes.d.next = self.table_writes.q.val() + self.one32.val();
+            } else if (self.cfg_addr.val() >= self.a_grp_base.val())
+                && (self.cfg_addr.val() < self.a_grp_end.val())
+                && !self.init_busy.q.val()
+                && !self.cfg_wdata.val().get_bits::<27>(5).any()
+            {
+                self.grp_we.next = true;
+                self.grp_waddr.next = self.cfg_addr.val().get_bits::<8>(0);
+                self.grp_wdata.next = self.cfg_wdata.val().get_bits::<5>(0);
+                self.table_writes.d.next = self.table_writes.q.val() + self.one32.val();
             } else {
                 self.bad_access.next = true;
             }
@@ -548,6 +662,14 @@ impl<const W: usize> Logic for Router<W> {
             self.inputs[p].tbl_waddr.next = self.tbl_waddr.val();
             self.inputs[p].tbl_wdata.next = self.tbl_wdata.val();
         }
+        for p in 0..5 {
+            self.inputs[p].grp_we.next = self.grp_we.val();
+            self.inputs[p].grp_waddr.next = self.grp_waddr.val();
+            self.inputs[p].grp_wdata.next = self.grp_wdata.val();
+        }
+        self.shadow_grp.write_enable.next = self.grp_we.val();
+        self.shadow_grp.write_address.next = self.grp_waddr.val();
+        self.shadow_grp.write_data.next = self.grp_wdata.val();
         self.shadow_tbl.write_enable.next = self.tbl_we.val();
         self.shadow_tbl.write_address.next = self.tbl_waddr.val();
         self.shadow_tbl.write_data.next = self.tbl_wdata.val();
@@ -581,6 +703,12 @@ impl<const W: usize> Logic for Router<W> {
                 self.rdata.d.next = self.overflow.q.val();
             } else if self.cfg_addr.val() == self.a_cfg_errors.val() {
                 self.rdata.d.next = self.cfg_errors.q.val();
+            } else if self.cfg_addr.val() == self.a_fanout_errors.val() {
+                self.rdata.d.next = self.fanout_errors.q.val();
+            } else if (self.cfg_addr.val() >= self.a_grp_base.val())
+                && (self.cfg_addr.val() < self.a_grp_end.val())
+            {
+                self.rdata.d.next = self.grp32.wide.val();
             } else if (self.cfg_addr.val() >= self.a_tbl_base.val())
                 && (self.cfg_addr.val() < self.a_tbl_end.val())
             {
@@ -609,6 +737,7 @@ impl<const W: usize> Logic for Router<W> {
             self.overflow.d.next = self.zero32.val();
             self.table_writes.d.next = self.zero32.val();
             self.cfg_errors.d.next = self.zero32.val();
+            self.fanout_errors.d.next = self.zero32.val();
             self.error.d.next = false;
             self.hit.d.next = false;
         }

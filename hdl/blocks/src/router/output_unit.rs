@@ -1,5 +1,11 @@
 //! One router output: the round-robin switch allocator, the wormhole lock, the
 //! credit counter for the neighbour's buffer and the output register.
+//!
+//! Fan-out packets acquire the output through a second round-robin arbiter:
+//! it grants only while no packet owns the output and the neighbour's buffer
+//! is empty (credits == depth), and while a fan-out packet asks, no new
+//! packet is granted here (packets in flight finish), so a fan-out packet is
+//! not starved by a stream of unicast heads.
 
 use crate::common::arbiter::RoundRobin5;
 use rust_hdl::prelude::*;
@@ -29,7 +35,20 @@ pub struct OutputUnit<const W: usize> {
     pub credit_in: Signal<In, Bit>,
     /// Pulse: a flit was switched to this output.
     pub sent: Signal<Out, Bit>,
+    /// Inputs whose fan-out packet asks to acquire this output.
+    pub fan_request: Signal<In, Bits<5>>,
+    /// The fan-out requester picked this cycle (one-hot, zero if none).
+    pub fan_grant: Signal<Out, Bits<5>>,
+    /// Inputs that take this output this cycle (the picked one, if the rest
+    /// of its ordered run was granted too).
+    pub fan_take: Signal<In, Bits<5>>,
+    /// Free, with the neighbour's buffer empty: a fan-out packet may take it.
+    pub fan_avail: Signal<Out, Bit>,
+    taken: Signal<Local, Bit>,
     arb: RoundRobin5,
+    fan_arb: RoundRobin5,
+    free: Signal<Local, Bit>,
+    full: Signal<Local, Bit>,
     owner: DFF<Bits<5>>,
     credits: DFF<Bits<8>>,
     out_valid: DFF<Bit>,
@@ -38,6 +57,7 @@ pub struct OutputUnit<const W: usize> {
     depth: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
     all5: Constant<Bits<5>>,
+    zero5: Constant<Bits<5>>,
 }
 
 impl<const W: usize> OutputUnit<W> {
@@ -56,6 +76,15 @@ impl<const W: usize> OutputUnit<W> {
             credit_in: Default::default(),
             sent: Default::default(),
             arb: Default::default(),
+            fan_arb: Default::default(),
+            free: Default::default(),
+            full: Default::default(),
+            fan_request: Default::default(),
+            fan_grant: Default::default(),
+            fan_take: Default::default(),
+            fan_avail: Default::default(),
+            taken: Default::default(),
+            zero5: Constant::new(0u64.to_bits()),
             owner: Default::default(),
             credits: Default::default(),
             out_valid: Default::default(),
@@ -72,11 +101,27 @@ impl<const W: usize> Logic for OutputUnit<W> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, owner, credits, out_valid, out_last, out_data);
-        clock!(self, clock, arb);
+        clock!(self, clock, arb, fan_arb);
         self.arb.reset.next = self.reset.val();
+        self.fan_arb.reset.next = self.reset.val();
+        self.free.next = self.owner.q.val() == self.all5.val();
+        self.full.next = self.credits.q.val() == self.depth.val();
         // A packet in flight keeps the output: `owner` holds only its input
-        // while locked, and every input otherwise.
+        // while locked, and every input otherwise. A waiting fan-out packet
+        // reserves a free output: no new packet starts here.
         self.arb.request.next = self.request.val() & self.owner.q.val();
+        if self.free.val() && self.fan_request.val().any() {
+            self.arb.request.next = self.zero5.val();
+        }
+        self.fan_arb.request.next = self.fan_request.val();
+        self.fan_avail.next = self.free.val() && self.full.val();
+        self.fan_arb.enable.next = self.fan_avail.val();
+        self.fan_grant.next = self.fan_arb.grant.val();
+        self.taken.next = (self.fan_arb.grant.val() & self.fan_take.val()).any();
+        self.fan_arb.advance.next = self.taken.val();
+        if self.taken.val() {
+            self.owner.d.next = self.fan_arb.grant.val();
+        }
         // A credit arriving this cycle may be spent this cycle.
         self.arb.enable.next = self.credits.q.val().any() || self.credit_in.val();
         self.grant.next = self.arb.grant.val();
