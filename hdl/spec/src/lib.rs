@@ -14,6 +14,7 @@
 
 mod geometry;
 mod header;
+pub mod regmap;
 mod router_regs;
 
 pub use geometry::{dor_route, MeshGeometry, NodeId, PortDir, Route, MAX_MESH_DIM, MIN_MESH_DIM};
@@ -22,6 +23,7 @@ pub use header::{
     FIELD_SERVICE, FIELD_SRC, FIELD_TRACE, FIELD_TTL, HEADER_BITS, HEADER_FIELDS, HEADER_WORDS,
     ROUTING_WORD,
 };
+pub use regmap::{spec_hash, validate_regmap, BlockSpec, BlockVersion, RegAccess, RegSpec};
 pub use router_regs::{
     addr as router_addr, Access, RouterReg, ROUTER_ID_VALUE, ROUTER_REGS, ROUTE_TABLE_BASE,
 };
