@@ -209,8 +209,8 @@ impl MeshGeometry {
 pub fn dor_route(geom: &MeshGeometry, here: NodeId, dest: NodeId) -> Option<Route> {
     let (x, y) = geom.coords(here)?;
     let (dx, dy) = geom.coords(dest)?;
-    let xport = (dx != x).then(|| if dx > x { PortDir::E } else { PortDir::W });
-    let yport = (dy != y).then(|| if dy > y { PortDir::S } else { PortDir::N });
+    let xport = (dx != x).then_some(if dx > x { PortDir::E } else { PortDir::W });
+    let yport = (dy != y).then_some(if dy > y { PortDir::S } else { PortDir::N });
     let side_y = if geom.port_exists(x, y, PortDir::S) {
         PortDir::S
     } else {
