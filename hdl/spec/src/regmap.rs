@@ -383,7 +383,7 @@ macro_rules! ring_regs {
         /// Descriptor ring base, high word.
         pub const BASE_HI: RegSpec = reg("base_hi", 0x10, Rw, 0, &[], "IOVA of descriptor 0, bits 63..32");
         /// Ring entries.
-        pub const SIZE: RegSpec = reg("size", 0x14, Rw, 0, &[], "descriptors in the ring: a power of two from 2 to 1024; 0 disables the ring");
+        pub const SIZE: RegSpec = reg("size", 0x14, Rw, 0, &[], "descriptors in the ring: a power of two from 2 to 1024, 0 disables the ring; writing it resets producer and consumer to 0");
         /// Producer index.
         pub const PRODUCER: RegSpec = reg("producer", 0x18, $producer_access, 0, &[], $producer_doc);
         /// Consumer index.
