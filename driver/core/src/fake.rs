@@ -64,7 +64,7 @@ impl FakeCard {
             }
             for r in p.spec.regs {
                 let value = match r.reset {
-                    Reset::Value(v) => v,
+                    Reset::Value(v) | Reset::Constant(v) => v,
                     Reset::Generated("spec hash") => spec::spec_hash(),
                     Reset::Generated("node id") => node as u32,
                     Reset::Generated(_) => 4 | 4 << 8 | 64 << 16,

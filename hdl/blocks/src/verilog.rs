@@ -2,6 +2,7 @@
 //! pass merges byte-identical modules so a 4×4 mesh compiles as a handful of
 //! modules instead of hundreds.
 
+use crate::card::Card;
 use crate::mesh::Mesh;
 use replimesh_spec::MeshGeometry;
 use rust_hdl::prelude::*;
@@ -48,6 +49,14 @@ pub fn generate_mesh_verilog(p: &FabricParams) -> String {
         other => panic!("flit width {other} not supported (32 or 64)"),
     };
     merge_identical_modules(&raw)
+}
+
+/// Generates the card (mesh plus one endpoint per node, 64-bit flits) as
+/// Verilog, with duplicate modules merged. Top module `top`.
+pub fn generate_card_verilog(geometry: MeshGeometry, fifo_depth: usize) -> String {
+    let mut c = Card::new(geometry, fifo_depth);
+    c.connect_all();
+    merge_identical_modules(&generate_verilog(&c))
 }
 
 /// Splits Verilog text into `(name, body)` module chunks plus the preamble.
@@ -140,7 +149,8 @@ pub fn merge_identical_modules(text: &str) -> String {
     let mut out = String::from(LINT_WAIVERS);
     out.push_str(&preamble);
     for (name, body) in modules {
-        if name == TOP_MODULE {
+        // The module holding the routers: the top for a mesh, a child for a card.
+        if name == TOP_MODULE || body.contains(" routers$") {
             out.push_str(&waive_edge_links(&body));
         } else {
             out.push_str(&body);

@@ -134,7 +134,7 @@ pub fn regmap_md() -> String {
         ));
         for r in b.regs {
             let reset = match r.reset {
-                Reset::Value(x) => format!("0x{x:X}"),
+                Reset::Value(x) | Reset::Constant(x) => format!("0x{x:X}"),
                 Reset::Generated(w) => w.to_string(),
             };
             let mut doc = r.doc.to_string();

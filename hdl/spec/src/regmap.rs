@@ -113,8 +113,10 @@ impl RegAccess {
 /// A register's value after reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reset {
-    /// A fixed value.
+    /// A value the register holds after reset (it may change later).
     Value(u32),
+    /// A value the register always holds (read-only constants).
+    Constant(u32),
     /// Filled in at generation time (named by the text: node id, spec hash, ...).
     Generated(&'static str),
 }
@@ -205,6 +207,17 @@ const fn reg(
     }
 }
 
+const fn constant(name: &'static str, offset: u32, value: u32, doc: &'static str) -> RegSpec {
+    RegSpec {
+        name,
+        offset,
+        access: RegAccess::Ro,
+        reset: Reset::Constant(value),
+        fields: &[],
+        doc,
+    }
+}
+
 const fn generated(
     name: &'static str,
     offset: u32,
@@ -255,12 +268,10 @@ use RegAccess::{Ro, Rw, W1c};
 pub mod id {
     use super::*;
     /// Version of the whole register map (driver checks the major number).
-    pub const SPEC_VERSION: RegSpec = reg(
+    pub const SPEC_VERSION: RegSpec = constant(
         "spec_version",
         0x0C,
-        Ro,
         REGMAP_VERSION.word(),
-        &[],
         "version of the register map as a whole, major.minor.patch.meta one byte each; the driver refuses another major",
     );
     /// Hash of the register map the bitstream was generated from.
@@ -336,12 +347,10 @@ pub mod ep_ctrl {
         "engine state",
     );
     /// Largest packet.
-    pub const MAX_PACKET_BYTES: RegSpec = reg(
+    pub const MAX_PACKET_BYTES: RegSpec = constant(
         "max_packet_bytes",
         0x14,
-        Ro,
         MAX_PACKET_BYTES_VALUE,
-        &[],
         "largest packet a TX descriptor may carry, header included, in bytes",
     );
     /// DMA window base, low word.
@@ -956,7 +965,7 @@ pub fn spec_hash() -> u32 {
             h = fnv(h, &r.offset.to_le_bytes());
             h = fnv(h, r.access.name().as_bytes());
             match r.reset {
-                Reset::Value(x) => h = fnv(h, &x.to_le_bytes()),
+                Reset::Value(x) | Reset::Constant(x) => h = fnv(h, &x.to_le_bytes()),
                 Reset::Generated(s) => h = fnv(h, s.as_bytes()),
             }
             for f in r.fields {
