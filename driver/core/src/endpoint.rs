@@ -620,6 +620,14 @@ impl<D: Device> Endpoint<D> {
         self.tx_doorbell()
     }
 
+    /// Re-arms RX descriptor `i` with a buffer of `capacity` bytes instead of
+    /// the full buffer (for fault-injection tests: a buffer too small).
+    pub fn arm_rx_with_capacity(&mut self, i: u32, capacity: u32) -> Result<(), DriverError> {
+        self.arm_rx(i)?;
+        let off = self.rx_desc_off(i) + 8;
+        self.dma_write_at(off, &capacity.to_le_bytes())
+    }
+
     /// The IOVA of TX buffer `i` (for fault-injection tests).
     pub fn tx_buffer_iova(&self, i: u32) -> replimesh_regs::Iova {
         self.mem().iova().add(self.tx_buf_off(i) as u64)
