@@ -3,9 +3,11 @@
 //! ```text
 //! meshctl demo [--json]
 //! meshctl bench noc --mesh 4x4 --pattern uniform --packet-flits 1 --json
+//! meshctl bench host --mesh 4x4 --json
 //! ```
 
 mod bench;
+mod bench_host;
 mod demo;
 
 use clap::{Parser, Subcommand};
@@ -59,6 +61,24 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Host interface: doorbell-to-ring latency, packet rate, doorbells per packet.
+    Host {
+        /// Card size WxH (a card model must be built for it).
+        #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
+        mesh: MeshGeometry,
+        /// Payload flits per packet (8 bytes each, after the 8-byte header).
+        #[arg(long, default_value_t = 1)]
+        payload_flits: usize,
+        /// Cycles measured at saturation.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1000..=10_000_000))]
+        measure_cycles: u64,
+        /// RNG seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// JSON output (the only format; accepted for symmetry).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -90,6 +110,16 @@ fn main() {
                     json: _,
                 },
         } => bench::noc(mesh, pattern, packet_flits as usize, measure_cycles, seed),
+        Cmd::Bench {
+            what:
+                BenchCmd::Host {
+                    mesh,
+                    payload_flits,
+                    measure_cycles,
+                    seed,
+                    json: _,
+                },
+        } => bench_host::host(mesh, payload_flits, measure_cycles, seed),
     };
     if let Err(e) = result {
         eprintln!("meshctl: {e:#}");
