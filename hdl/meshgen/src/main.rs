@@ -35,7 +35,7 @@ enum Cmd {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
-    /// Write the generated reference docs (packet format, router registers).
+    /// Write the generated reference docs (packet format, router registers, register map).
     Docs {
         /// The docs folder.
         #[arg(long, default_value = "docs")]
