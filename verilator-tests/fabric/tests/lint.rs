@@ -60,3 +60,53 @@ fn generated_card_verilog_lints_clean() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Each endpoint block lints clean on its own too, so a warning points at
+/// the block that causes it.
+#[test]
+fn endpoint_blocks_lint_clean_alone() {
+    use replimesh_hdl::endpoint::{
+        counters::EpCounters, irq::IrqModerator, regfile::IdValues, regfile::RegFile, rx::RxEngine,
+        tx::TxEngine, Endpoint, EndpointParams,
+    };
+    use rust_hdl::prelude::*;
+    let dir = std::env::temp_dir().join(format!("replimesh-lint-ep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let id = IdValues {
+        mesh_shape: 0x40_0404,
+        spec_hash: replimesh_spec::spec_hash(),
+    };
+    fn text(mut b: impl Block) -> String {
+        b.connect_all();
+        replimesh_hdl::verilog::merge_identical_modules(&generate_verilog(&b))
+    }
+    let blocks = [
+        ("regfile", text(RegFile::new(id))),
+        ("tx", text(TxEngine::new(8, 256))),
+        ("rx", text(RxEngine::default())),
+        ("irq", text(IrqModerator::default())),
+        ("counters", text(EpCounters::new())),
+        (
+            "endpoint",
+            text(Endpoint::new(EndpointParams {
+                id,
+                router_fifo_depth: 8,
+            })),
+        ),
+    ];
+    for (name, v) in blocks {
+        let file = dir.join(format!("{name}.v"));
+        std::fs::write(&file, v).unwrap();
+        let out = Command::new("verilator")
+            .args(["--lint-only", "-Wall", "--top-module", "top"])
+            .arg(&file)
+            .output()
+            .expect("verilator on PATH");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
