@@ -2,12 +2,13 @@
 //!
 //! ```text
 //! meshgen verilog --mesh 4x4 --flit-bits 64 -o mesh.v
+//! meshgen verilog --mesh 4x4 --card -o card.v
 //! meshgen docs --out docs
 //! ```
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use replimesh_hdl::{generate_mesh_verilog, FabricParams};
+use replimesh_hdl::{generate_card_verilog, generate_mesh_verilog, FabricParams};
 use replimesh_spec::MeshGeometry;
 use std::path::PathBuf;
 
@@ -31,6 +32,9 @@ enum Cmd {
         /// Input FIFO depth in flits (power of two, 2..=64).
         #[arg(long, default_value_t = 8)]
         fifo_depth: usize,
+        /// The whole card: the mesh plus one endpoint per node (64-bit flits).
+        #[arg(long)]
+        card: bool,
         /// Output file; standard output when absent.
         #[arg(short, long)]
         out: Option<PathBuf>,
@@ -64,6 +68,7 @@ fn run(cli: Cli) -> Result<()> {
             mesh,
             flit_bits,
             fifo_depth,
+            card,
             out,
         } => {
             if !replimesh_spec::FLIT_WIDTHS.contains(&flit_bits) {
@@ -77,7 +82,14 @@ fn run(cli: Cli) -> Result<()> {
                 flit_bits,
                 fifo_depth,
             };
-            let text = generate_mesh_verilog(&p);
+            let text = if card {
+                if flit_bits != 64 {
+                    bail!("the card uses 64-bit flits; drop --flit-bits {flit_bits}");
+                }
+                generate_card_verilog(mesh, fifo_depth)
+            } else {
+                generate_mesh_verilog(&p)
+            };
             match out {
                 Some(path) => std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?,

@@ -2,8 +2,9 @@
 //!
 //! Everything that must agree between the RTL, the host driver and the docs is
 //! written here once, as `const` data: the packet header layout, the packet
-//! kinds, the port numbering, the mesh geometry rules and the router's
-//! configuration registers. The RTL header decoder, the host-side
+//! kinds, the port numbering, the mesh geometry rules, the router's
+//! configuration registers and the host-interface register map
+//! ([`regmap`]: self-describing blocks, error causes, ring descriptors). The RTL header decoder, the host-side
 //! encoder/decoder and `docs/packet-format.md` are all generated from these
 //! tables, so they cannot drift apart.
 //!
