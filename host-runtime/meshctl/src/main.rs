@@ -4,11 +4,13 @@
 //! meshctl demo [--json]
 //! meshctl bench noc --mesh 4x4 --pattern uniform --packet-flits 1 --json
 //! meshctl bench host --mesh 4x4 --json
+//! meshctl dump --mesh 2x2 --node 3
 //! ```
 
 mod bench;
 mod bench_host;
 mod demo;
+mod dump;
 
 use clap::{Parser, Subcommand};
 use replimesh_spec::MeshGeometry;
@@ -30,6 +32,15 @@ enum Cmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Walk one node's register blocks on the simulated card and print them.
+    Dump {
+        /// Card size WxH (a card model must be built for it).
+        #[arg(long, default_value = "2x2", value_parser = MeshGeometry::parse)]
+        mesh: MeshGeometry,
+        /// Dense node index (y * width + x).
+        #[arg(long, default_value_t = 0)]
+        node: usize,
     },
     /// Benchmarks (print JSON).
     Bench {
@@ -99,6 +110,7 @@ fn main() {
     };
     let result = match cli.cmd {
         Cmd::Demo { json } => demo::run(json),
+        Cmd::Dump { mesh, node } => dump::dump(mesh, node),
         Cmd::Bench {
             what:
                 BenchCmd::Noc {
