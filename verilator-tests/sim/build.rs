@@ -4,14 +4,17 @@
 //! 3. writes a small `extern "C"` shim per variant and compiles the lot with `cc`.
 //!
 //! Variants: `REPLIMESH_MESHES` (comma-separated `WxH:flitbits`), default below.
+//! Card models (mesh plus an endpoint per node, 64-bit flits): `REPLIMESH_CARDS`
+//! (comma-separated `WxH`).
 
-use replimesh_hdl::{generate_mesh_verilog, FabricParams};
+use replimesh_hdl::{generate_card_verilog, generate_mesh_verilog, FabricParams};
 use replimesh_spec::MeshGeometry;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const DEFAULT_VARIANTS: &str = "2x2:64,4x4:64,8x8:64";
+const DEFAULT_CARDS: &str = "2x2,4x4";
 const FIFO_DEPTH: usize = 8;
 
 struct Variant {
@@ -32,6 +35,8 @@ impl Variant {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=REPLIMESH_MESHES");
+    println!("cargo:rerun-if-env-changed=REPLIMESH_CARDS");
+    println!("cargo:rerun-if-changed=csrc/card_common.h");
     println!("cargo:rerun-if-changed=csrc/shim_common.h");
     println!("cargo:rerun-if-changed=build.rs");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
@@ -105,6 +110,56 @@ fn main() {
         )
         .unwrap();
     }
+    let cards: Vec<MeshGeometry> = std::env::var("REPLIMESH_CARDS")
+        .unwrap_or_else(|_| DEFAULT_CARDS.into())
+        .split(',')
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| MeshGeometry::parse(v.trim()).expect("card WxH"))
+        .collect();
+    let mut card_registry = String::new();
+    let mut card_ffi = String::from("extern \"C\" {\n");
+    for g in &cards {
+        let name = format!("card_{}x{}", g.width(), g.height());
+        let dir = out.join(&name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let vfile = dir.join(format!("{name}.v"));
+        std::fs::write(&vfile, generate_card_verilog(*g, FIFO_DEPTH)).unwrap();
+        run_verilator(&verilator.bin, &vfile, &dir, &name, trace);
+        std::fs::write(
+            dir.join(format!("{name}_shim.cpp")),
+            card_shim_source(*g, &name, trace),
+        )
+        .unwrap();
+        build.include(&dir);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "cpp") {
+                build.file(p);
+            }
+        }
+        writeln!(
+            card_registry,
+            "CardVariant {{ width: {}, height: {}, new: {name}_new, free: {name}_free, cycle: {name}_cycle }},",
+            g.width(),
+            g.height()
+        )
+        .unwrap();
+        writeln!(card_ffi, "    pub fn {name}_new(trace_path: *const core::ffi::c_char) -> *mut core::ffi::c_void;").unwrap();
+        writeln!(
+            card_ffi,
+            "    pub fn {name}_free(h: *mut core::ffi::c_void);"
+        )
+        .unwrap();
+        writeln!(card_ffi, "    pub fn {name}_cycle(h: *mut core::ffi::c_void, io: *mut CardIo, dma: *mut DmaIo) -> i32;").unwrap();
+    }
+    card_ffi.push_str("}\n");
+    std::fs::write(out.join("card_ffi_decls.rs"), card_ffi).unwrap();
+    std::fs::write(
+        out.join("card_variants.rs"),
+        format!("&[\n{card_registry}]\n"),
+    )
+    .unwrap();
     build.compile("replimesh_models");
     // The Rust side: extern declarations and the variant table.
     let mut ffi = String::from("extern \"C\" {\n");
@@ -244,6 +299,105 @@ extern "C" int {name}_cycle(void* p, CycleIo* io, PortIo* ports) {{
         {trace_dump2}
         h->time += 2;
         io->cfg_rdata = m->cfg_rdata; io->cfg_error = m->cfg_error;
+{read}        return 0;
+    }} catch (...) {{
+        return -1;
+    }}
+}}
+"#,
+        trace_inc = if trace {
+            "#include \"verilated_vcd_c.h\""
+        } else {
+            ""
+        },
+        trace_field = if trace {
+            "VerilatedVcdC* vcd = nullptr;"
+        } else {
+            ""
+        },
+        trace_open = if trace {
+            "if (trace_path) { h->ctx.traceEverOn(true); h->vcd = new VerilatedVcdC; h->model.trace(h->vcd, 99); h->vcd->open(trace_path); }"
+        } else {
+            ""
+        },
+        trace_close = if trace {
+            "if (h->vcd) { h->vcd->close(); delete h->vcd; }"
+        } else {
+            ""
+        },
+        trace_dump1 = if trace {
+            "if (h->vcd) h->vcd->dump(h->time + 1);"
+        } else {
+            ""
+        },
+        trace_dump2 = if trace {
+            "if (h->vcd) h->vcd->dump(h->time + 2);"
+        } else {
+            ""
+        },
+    )
+}
+
+/// The C++ side of one card model: bus, DMA ports (two per node: TX, RX)
+/// and interrupt lines copied in and out around one clock edge.
+fn card_shim_source(g: MeshGeometry, name: &str, trace: bool) -> String {
+    let n = g.nodes();
+    let mut apply = String::new();
+    let mut read = String::new();
+    for k in 0..n {
+        for (port, slot) in [("txd", 2 * k), ("rxd", 2 * k + 1)] {
+            let p = format!("{port}__024{k}__024");
+            writeln!(apply, "    m->{p}rsp_valid = dma[{slot}].rsp_valid; m->{p}rsp_err = dma[{slot}].rsp_err; m->{p}rsp_data = dma[{slot}].rsp_data;").unwrap();
+            writeln!(read, "    dma[{slot}].valid = m->{p}valid; dma[{slot}].write = m->{p}write; dma[{slot}].addr = m->{p}addr; dma[{slot}].wdata = m->{p}wdata; dma[{slot}].wstrb = m->{p}wstrb;").unwrap();
+        }
+        writeln!(read, "    io->irq[{k}] = m->irq__024{k};").unwrap();
+    }
+    format!(
+        r#"// Generated by replimesh-sim's build.rs; do not edit.
+#include "V{name}.h"
+#include "card_common.h"
+{trace_inc}
+namespace {{
+struct Handle {{
+    VerilatedContext ctx;
+    V{name} model{{&ctx}};
+    {trace_field}
+    uint64_t time = 0;
+}};
+}}
+extern "C" void* {name}_new(const char* trace_path) {{
+    try {{
+        auto* h = new Handle();
+        {trace_open}
+        (void)trace_path;
+        return h;
+    }} catch (...) {{
+        return nullptr;
+    }}
+}}
+extern "C" void {name}_free(void* p) {{
+    auto* h = static_cast<Handle*>(p);
+    try {{
+        {trace_close}
+        h->model.final();
+    }} catch (...) {{}}
+    delete h;
+}}
+extern "C" int {name}_cycle(void* p, CardIo* io, DmaIo* dma) {{
+    auto* h = static_cast<Handle*>(p);
+    auto* m = &h->model;
+    try {{
+        m->reset = io->reset;
+        m->bus_addr = io->bus_addr; m->bus_wdata = io->bus_wdata;
+        m->bus_we = io->bus_we; m->bus_re = io->bus_re;
+{apply}        m->clock = 1;
+        m->eval();
+        {trace_dump1}
+        m->clock = 0;
+        m->eval();
+        {trace_dump2}
+        h->time += 2;
+        io->bus_rdata = m->bus_rdata; io->bus_error = m->bus_error;
 {read}        return 0;
     }} catch (...) {{
         return -1;

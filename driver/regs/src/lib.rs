@@ -3,9 +3,13 @@
 //! [`PacketHeader`] is the decoded header; [`HeaderWords`] is its exact
 //! in-memory layout (two little-endian words, `zerocopy`), the form it takes
 //! in DMA buffers. Field positions come from the spec's table, never from
-//! literals here.
+//! literals here. [`regmap`] holds typed handles on the host-interface
+//! registers and the ring descriptor layouts, from the same spec.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod regmap;
+pub use regmap::{BarOffset, Iova, Reg, RxDesc, TxDesc};
 
 use replimesh_spec::{
     GroupId, HeaderField, NodeId, PacketKind, Scope, FIELD_DEST, FIELD_KIND, FIELD_LEN,

@@ -20,6 +20,9 @@
 //! # let _ = fired; Ok(()) }
 //! ```
 //!
+//! [`VfioNode`] puts one node's BAR window behind the driver's `Device` trait, so the same
+//! queue layer runs here and on the Verilator model.
+//!
 //! Layout: `sys` is the syscall seam and the only module with `unsafe`; `device`, `bar` and
 //! `dma` hold the logic and are unit-tested against `fake` (under `cfg(test)`).
 #![deny(missing_docs)]
@@ -36,32 +39,14 @@ mod dma;
 mod error;
 #[cfg(test)]
 mod fake;
+mod node;
 #[allow(unsafe_code)]
 mod sys;
-
-use std::fmt;
 
 pub use bar::Bar;
 pub use device::VfioDevice;
 pub use dma::DmaBuffer;
 pub use error::{GroupMember, VfioError};
-
-/// An I/O virtual address: where a device sees a DMA buffer through the IOMMU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Iova(pub u64);
-
-/// A byte offset inside a BAR.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BarOffset(pub u64);
-
-impl fmt::Display for Iova {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
-    }
-}
-
-impl fmt::Display for BarOffset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
-    }
-}
+pub use node::VfioNode;
+/// I/O virtual addresses and BAR offsets are the driver's newtypes, shared by every backend.
+pub use replimesh_driver::{BarOffset, Iova};

@@ -6,10 +6,14 @@
 //! `verilog.rs` the generator that writes, merges and lints the Verilog.
 #![forbid(unsafe_code)]
 
+pub mod card;
 pub mod common;
+pub mod endpoint;
 pub mod mesh;
 pub mod router;
 pub mod router_alone;
 pub mod verilog;
 
-pub use verilog::{generate_mesh_verilog, generate_router_verilog, FabricParams};
+pub use verilog::{
+    generate_card_verilog, generate_mesh_verilog, generate_router_verilog, FabricParams,
+};

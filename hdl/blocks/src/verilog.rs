@@ -2,6 +2,7 @@
 //! pass merges byte-identical modules so a 4×4 mesh compiles as a handful of
 //! modules instead of hundreds.
 
+use crate::card::Card;
 use crate::mesh::Mesh;
 use crate::router_alone::RouterAlone;
 use replimesh_spec::MeshGeometry;
@@ -74,6 +75,14 @@ pub fn generate_router_verilog(p: &FabricParams) -> String {
         }
         other => panic!("flit width {other} not supported (32 or 64)"),
     }
+}
+
+/// Generates the card (mesh plus one endpoint per node, 64-bit flits) as
+/// Verilog, with duplicate modules merged. Top module `top`.
+pub fn generate_card_verilog(geometry: MeshGeometry, fifo_depth: usize) -> String {
+    let mut c = Card::new(geometry, fifo_depth);
+    c.connect_all();
+    generate_block_verilog(&c)
 }
 
 /// Splits Verilog text into `(name, body)` module chunks plus the preamble.
@@ -167,7 +176,8 @@ pub fn merge_identical_modules(text: &str) -> String {
     out.push_str(&preamble);
     for (name, body) in modules {
         let body = isolate_assignments(&body);
-        if name == TOP_MODULE {
+        // The module holding the routers: the top for a mesh, a child for a card.
+        if name == TOP_MODULE || body.contains(" routers$") {
             out.push_str(&waive_edge_links(&body));
         } else {
             out.push_str(&body);

@@ -85,11 +85,140 @@ pub fn router_regs_md() -> String {
     s
 }
 
+/// The host-interface register map page: every block of a node's window.
+pub fn regmap_md() -> String {
+    use replimesh_spec::regmap::{
+        router_block_regs, ErrorCause, Reset, DESC_BYTES, NODE_WINDOW, NODE_WINDOW_BYTES,
+        REGMAP_VERSION, ROUTER_CFG_OFFSET, RX_DESC, TX_DESC, VENDOR_RM,
+    };
+    let mut s = String::from(HEADER_NOTE);
+    s.push_str("# Host-interface register map\n\n");
+    s.push_str(&format!(
+        "Register map version {REGMAP_VERSION}, spec hash `0x{:08X}`. Each node's endpoint has \
+         its own BAR window of 0x{NODE_WINDOW_BYTES:X} bytes (node `n` at `n * 0x{NODE_WINDOW_BYTES:X}` \
+         on the card), so a node's runtime maps only its own. All registers are 32 bits, \
+         little-endian, at byte offsets relative to their block.\n\n",
+        replimesh_spec::spec_hash()
+    ));
+    s.push_str(&format!(
+        "Every block opens with three read-only words: type at +0x0 (`0x{VENDOR_RM:04X}` \"RM\" << 16 | kind), \
+         version at +0x4 (major.minor.patch.meta, one byte each; the major number changes when a \
+         register moves), next at +0x8 (window offset of the next block, 0 ends the chain). The \
+         driver walks the chain from offset 0 and finds blocks by (type, version, index).\n\n"
+    ));
+    s.push_str("An access to an offset no register occupies, or a write to a read-only register, is rejected: \
+                reads return 0, writes change nothing, and the error is counted per cause.\n\n");
+    s.push_str("## Blocks\n\n| window offset | block | type | version | next | purpose |\n|---|---|---|---|---|---|\n");
+    for p in NODE_WINDOW {
+        s.push_str(&format!(
+            "| 0x{:04X} | `{}` | 0x{:08X} | {} | 0x{:04X} | {} |\n",
+            p.base,
+            p.spec.name,
+            p.spec.type_word(),
+            p.spec.version,
+            p.next,
+            p.spec.doc
+        ));
+    }
+    for p in NODE_WINDOW {
+        let b = p.spec;
+        s.push_str(&format!(
+            "\n## `{}` (0x{:04X})\n\n{}.\n\n",
+            b.name, p.base, b.doc
+        ));
+        s.push_str("| offset | register | access | reset | meaning |\n|---|---|---|---|---|\n");
+        s.push_str(&format!(
+            "| 0x00 | `block_type` | RO | 0x{:08X} | block type |\n",
+            b.type_word()
+        ));
+        s.push_str(&format!(
+            "| 0x04 | `block_version` | RO | 0x{:08X} | block version {} |\n",
+            b.version.word(),
+            b.version
+        ));
+        s.push_str(&format!(
+            "| 0x08 | `block_next` | RO | 0x{:04X} | window offset of the next block |\n",
+            p.next
+        ));
+        for r in b.regs {
+            let reset = match r.reset {
+                Reset::Value(x) | Reset::Constant(x) => format!("0x{x:X}"),
+                Reset::Generated(w) => w.to_string(),
+            };
+            let mut doc = r.doc.to_string();
+            for f in r.fields {
+                let bits = if f.width == 1 {
+                    format!("{}", f.lsb)
+                } else {
+                    format!("{}..{}", f.lsb + f.width - 1, f.lsb)
+                };
+                doc.push_str(&format!(
+                    "; bit{} {bits} `{}`: {}",
+                    if f.width == 1 { "" } else { "s" },
+                    f.name,
+                    f.doc
+                ));
+            }
+            s.push_str(&format!(
+                "| 0x{:02X} | `{}` | {} | {} | {} |\n",
+                r.offset,
+                r.name,
+                r.access.name(),
+                reset,
+                doc
+            ));
+        }
+        if b.kind == replimesh_spec::regmap::ROUTER_BLOCK.kind {
+            for (off, r) in router_block_regs() {
+                let acc = match r.access {
+                    Access::Ro => "RO",
+                    Access::Rw => "RW",
+                };
+                s.push_str(&format!(
+                    "| 0x{off:03X} | `{}` | {acc} | | {} |\n",
+                    r.name, r.doc
+                ));
+            }
+            s.push_str(&format!(
+                "| 0x{:03X} + 4 * dest | `route_tbl` | RW | XY route | route table entry (see `router-registers.md`) |\n",
+                ROUTER_CFG_OFFSET + 4 * ROUTE_TABLE_BASE
+            ));
+        }
+    }
+    s.push_str("\n## Error causes\n\nThe error block's `cause`, a descriptor's status bits 7..0, and the counter `err_<name>_total`.\n\n| code | name | meaning |\n|---|---|---|\n");
+    for c in ErrorCause::ALL {
+        s.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            c as u32,
+            c.name(),
+            c.doc()
+        ));
+    }
+    s.push_str(&format!(
+        "\n## Descriptors\n\nTX and RX descriptors are {DESC_BYTES} bytes, little-endian, in host memory. \
+         A packet buffer holds the two header words (see `packet-format.md`) then the payload, 8 bytes per flit.\n\n"
+    ));
+    for (name, fields) in [("TX", TX_DESC), ("RX", RX_DESC)] {
+        s.push_str(&format!(
+            "### {name}\n\n| offset | bytes | field | meaning |\n|---|---|---|---|\n"
+        ));
+        for f in fields {
+            s.push_str(&format!(
+                "| {} | {} | `{}` | {} |\n",
+                f.offset, f.bytes, f.name, f.doc
+            ));
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// Every generated doc: (file name under `docs/`, contents).
 pub fn reference_docs() -> Vec<(&'static str, String)> {
     vec![
         ("packet-format.md", packet_format_md()),
         ("router-registers.md", router_regs_md()),
+        ("regmap.md", regmap_md()),
     ]
 }
 
@@ -118,6 +247,16 @@ mod tests {
             stale.is_empty(),
             "docs out of date: {stale:?}; run `cargo run -p meshgen -- docs` (or REPLIMESH_BLESS=1 cargo test -p replimesh-codegen)"
         );
+    }
+
+    #[test]
+    fn regmap_lists_every_register() {
+        let md = regmap_md();
+        for p in replimesh_spec::regmap::NODE_WINDOW {
+            for r in p.spec.regs {
+                assert!(md.contains(&format!("`{}`", r.name)), "{}", r.name);
+            }
+        }
     }
 
     #[test]

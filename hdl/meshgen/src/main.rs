@@ -2,13 +2,16 @@
 //!
 //! ```text
 //! meshgen verilog --mesh 4x4 --flit-bits 64 -o mesh.v
+//! meshgen verilog --mesh 4x4 --card -o card.v
 //! meshgen verilog --router --mesh 4x4 --flit-bits 32 -o router.v
 //! meshgen docs --out docs
 //! ```
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use replimesh_hdl::{generate_mesh_verilog, generate_router_verilog, FabricParams};
+use replimesh_hdl::{
+    generate_card_verilog, generate_mesh_verilog, generate_router_verilog, FabricParams,
+};
 use replimesh_spec::MeshGeometry;
 use std::path::PathBuf;
 
@@ -23,10 +26,6 @@ struct Cli {
 enum Cmd {
     /// Write the mesh as Verilog (top module `top`).
     Verilog {
-        /// Write one router alone instead (node (1,1) of `--mesh`, every link
-        /// as a port), for area and Fmax reports.
-        #[arg(long)]
-        router: bool,
         /// Mesh size WxH, each side 2..=16.
         #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
         mesh: MeshGeometry,
@@ -36,11 +35,18 @@ enum Cmd {
         /// Input FIFO depth in flits (power of two, 2..=64).
         #[arg(long, default_value_t = 8)]
         fifo_depth: usize,
+        /// The whole card: the mesh plus one endpoint per node (64-bit flits).
+        #[arg(long, conflicts_with = "router")]
+        card: bool,
+        /// Write one router alone instead (node (1,1) of `--mesh`, every link
+        /// as a port), for area and Fmax reports.
+        #[arg(long)]
+        router: bool,
         /// Output file; standard output when absent.
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
-    /// Write the generated reference docs (packet format, router registers).
+    /// Write the generated reference docs (packet format, router registers, register map).
     Docs {
         /// The docs folder.
         #[arg(long, default_value = "docs")]
@@ -66,10 +72,11 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Verilog {
-            router,
             mesh,
             flit_bits,
             fifo_depth,
+            card,
+            router,
             out,
         } => {
             if !replimesh_spec::FLIT_WIDTHS.contains(&flit_bits) {
@@ -83,7 +90,12 @@ fn run(cli: Cli) -> Result<()> {
                 flit_bits,
                 fifo_depth,
             };
-            let text = if router {
+            let text = if card {
+                if flit_bits != 64 {
+                    bail!("the card uses 64-bit flits; drop --flit-bits {flit_bits}");
+                }
+                generate_card_verilog(mesh, fifo_depth)
+            } else if router {
                 generate_router_verilog(&p)
             } else {
                 generate_mesh_verilog(&p)

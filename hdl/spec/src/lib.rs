@@ -2,8 +2,9 @@
 //!
 //! Everything that must agree between the RTL, the host driver and the docs is
 //! written here once, as `const` data: the packet header layout, the packet
-//! kinds, the port numbering, the mesh geometry rules and the router's
-//! configuration registers. The RTL header decoder, the host-side
+//! kinds, the port numbering, the mesh geometry rules, the router's
+//! configuration registers and the host-interface register map
+//! ([`regmap`]: self-describing blocks, error causes, ring descriptors). The RTL header decoder, the host-side
 //! encoder/decoder and `docs/packet-format.md` are all generated from these
 //! tables, so they cannot drift apart.
 //!
@@ -15,6 +16,7 @@
 pub mod fanout;
 mod geometry;
 mod header;
+pub mod regmap;
 mod router_regs;
 
 pub use fanout::{GroupId, Scope, ScopeMode, GROUP_TABLE_ENTRIES};
@@ -24,6 +26,7 @@ pub use header::{
     FIELD_SEQ, FIELD_SERVICE, FIELD_SRC, FIELD_TRACE, FIELD_TTL, HEADER_BITS, HEADER_FIELDS,
     HEADER_WORDS, ROUTING_WORD,
 };
+pub use regmap::{spec_hash, validate_regmap, BlockSpec, BlockVersion, RegAccess, RegSpec};
 pub use router_regs::{
     addr as router_addr, Access, RouterReg, GROUP_TABLE_BASE, ROUTER_ID_VALUE, ROUTER_REGS,
     ROUTE_TABLE_BASE,

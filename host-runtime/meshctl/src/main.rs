@@ -6,11 +6,15 @@
 //! meshctl hw report --json
 //! meshctl card load | bind BDF | info BDF
 //! meshctl bench multicast --mesh 4x4 --json
+//! meshctl bench host --mesh 4x4 --json
+//! meshctl dump --mesh 2x2 --node 3
 //! ```
 
 mod bench;
+mod bench_host;
 mod card;
 mod demo;
+mod dump;
 mod hw;
 mod multicast;
 
@@ -39,6 +43,15 @@ enum Cmd {
     Bench {
         #[command(subcommand)]
         what: BenchCmd,
+    },
+    /// Walk one node's register blocks on the simulated card and print them.
+    Dump {
+        /// Card size WxH (a card model must be built for it).
+        #[arg(long, default_value = "2x2", value_parser = MeshGeometry::parse)]
+        mesh: MeshGeometry,
+        /// Dense node index (y * width + x).
+        #[arg(long, default_value_t = 0)]
+        node: usize,
     },
     /// Hardware: open-flow synthesis, place and route, area and Fmax.
     Hw {
@@ -93,6 +106,24 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Host interface: doorbell-to-ring latency, packet rate, doorbells per packet.
+    Host {
+        /// Card size WxH (a card model must be built for it).
+        #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
+        mesh: MeshGeometry,
+        /// Payload flits per packet (8 bytes each, after the 8-byte header).
+        #[arg(long, default_value_t = 1)]
+        payload_flits: usize,
+        /// Cycles measured at saturation.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1000..=10_000_000))]
+        measure_cycles: u64,
+        /// RNG seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// JSON output (the only format; accepted for symmetry).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -124,6 +155,7 @@ fn main() {
                     json: _,
                 },
         } => bench::noc(mesh, pattern, packet_flits as usize, measure_cycles, seed),
+        Cmd::Dump { mesh, node } => dump::dump(mesh, node),
         Cmd::Hw { what } => hw::run(what),
         Cmd::Card { what } => card::run(what),
         Cmd::Bench {
@@ -136,6 +168,16 @@ fn main() {
                     json: _,
                 },
         } => multicast::run(mesh, source, packet_flits as usize, seed),
+        Cmd::Bench {
+            what:
+                BenchCmd::Host {
+                    mesh,
+                    payload_flits,
+                    measure_cycles,
+                    seed,
+                    json: _,
+                },
+        } => bench_host::host(mesh, payload_flits, measure_cycles, seed),
     };
     if let Err(e) = result {
         eprintln!("meshctl: {e:#}");

@@ -112,3 +112,113 @@ impl Drop for Model {
 // The model is a plain C++ object touched only through `&mut self`.
 // SAFETY: no thread-local state; moving the handle between threads is sound.
 unsafe impl Send for Model {}
+
+/// Card-wide inputs and outputs of one cycle; twin of `CardIo` in
+/// `csrc/card_common.h`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CardIo {
+    pub reset: u8,
+    pub bus_we: u8,
+    pub bus_re: u8,
+    pub bus_error: u8,
+    pub bus_addr: u32,
+    pub bus_wdata: u32,
+    pub bus_rdata: u32,
+    pub irq: [u8; 256],
+}
+
+impl Default for CardIo {
+    fn default() -> Self {
+        Self {
+            reset: 0,
+            bus_we: 0,
+            bus_re: 0,
+            bus_error: 0,
+            bus_addr: 0,
+            bus_wdata: 0,
+            bus_rdata: 0,
+            irq: [0; 256],
+        }
+    }
+}
+
+/// One DMA port; twin of `DmaIo` in `csrc/card_common.h`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DmaIo {
+    pub addr: u64,
+    pub wdata: u64,
+    pub rsp_data: u64,
+    pub valid: u8,
+    pub write: u8,
+    pub wstrb: u8,
+    pub rsp_valid: u8,
+    pub rsp_err: u8,
+    pub pad: [u8; 3],
+}
+
+const _: () = assert!(core::mem::size_of::<CardIo>() == 16 + 256);
+const _: () = assert!(core::mem::size_of::<DmaIo>() == 32);
+
+include!(concat!(env!("OUT_DIR"), "/card_ffi_decls.rs"));
+
+type CardCycleFn = unsafe extern "C" fn(*mut c_void, *mut CardIo, *mut DmaIo) -> i32;
+
+/// A card model compiled into this binary.
+#[derive(Debug, Clone, Copy)]
+pub struct CardVariant {
+    /// Columns.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    new: NewFn,
+    free: FreeFn,
+    cycle: CardCycleFn,
+}
+
+/// Every card model `build.rs` compiled.
+pub static CARD_VARIANTS: &[CardVariant] = include!(concat!(env!("OUT_DIR"), "/card_variants.rs"));
+
+/// An owned card model instance.
+pub struct CardModel {
+    handle: *mut c_void,
+    variant: CardVariant,
+}
+
+impl CardModel {
+    /// Instantiates `variant`; `None` if the C++ side failed.
+    pub fn new(variant: CardVariant, trace: Option<&std::path::Path>) -> Option<CardModel> {
+        let path = trace.and_then(|p| CString::new(p.to_string_lossy().as_bytes()).ok());
+        let ptr = path.as_ref().map_or(core::ptr::null(), |p| p.as_ptr());
+        // SAFETY: `new` is the variant's shim constructor; it takes a NUL-terminated
+        // path or null, copies what it needs before returning, and returns null on error.
+        let handle = unsafe { (variant.new)(ptr) };
+        (!handle.is_null()).then_some(CardModel { handle, variant })
+    }
+
+    /// Clocks one edge with `io` and `dma` (two ports per node: TX, RX).
+    /// `false` if the C++ side threw.
+    pub fn cycle(&mut self, io: &mut CardIo, dma: &mut [DmaIo]) -> bool {
+        let nodes = (self.variant.width * self.variant.height) as usize;
+        assert_eq!(dma.len(), 2 * nodes);
+        assert!(nodes <= io.irq.len());
+        // SAFETY: `handle` is live (owned by self, freed only in Drop); `io` and
+        // `dma` are valid for the call; `dma` holds the two ports per node the
+        // shim indexes and `io.irq` one byte per node (asserted above); the shim
+        // keeps no pointer past the call.
+        let rc = unsafe { (self.variant.cycle)(self.handle, io, dma.as_mut_ptr()) };
+        rc == 0
+    }
+}
+
+impl Drop for CardModel {
+    fn drop(&mut self) {
+        // SAFETY: `handle` came from this variant's `new` and is freed exactly once.
+        unsafe { (self.variant.free)(self.handle) }
+    }
+}
+
+// SAFETY: the model is a plain C++ object touched only through `&mut self`;
+// no thread-local state, so moving the handle between threads is sound.
+unsafe impl Send for CardModel {}

@@ -5,9 +5,14 @@
 //! port (with the credit protocol a real endpoint follows), take delivered
 //! packets, step cycles, and reach every router's registers over the
 //! configuration bus.
+//!
+//! [`card::CardSim`] is the card model (mesh plus one endpoint per node)
+//! with a root-complex model, and [`card::SimDevice`] one node's
+//! [`replimesh_driver::Device`] on it.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod card;
 mod ffi;
 
 use ffi::{CycleIo, Model, PortIo, VARIANTS};

@@ -1,0 +1,1161 @@
+//! The host-interface register map: what one node sees in its BAR window.
+//!
+//! A window is a chain of **self-describing blocks** (after Corundum): every
+//! block opens with three read-only words — its type (`0x524D` "RM" vendor <<
+//! 16 | kind), its version (`major.minor.patch.meta`, one byte each) and the
+//! window offset of the next block (0 ends the chain). The driver walks the
+//! chain and finds blocks by (type, version, index) instead of hard-coding
+//! their positions; registers are addressed relative to their block.
+//!
+//! From these tables come the endpoint's RTL address decoder
+//! (`replimesh-hdl`), the driver's accessors (`replimesh-regs`) and
+//! `docs/regmap.md` (`replimesh-codegen`). [`validate_regmap`] checks them.
+//!
+//! The descriptor layouts of the TX and RX rings in host memory and the
+//! per-cause error codes live here too, for the same reason.
+
+use crate::router_regs::{RouterReg, ROUTER_REGS, ROUTE_TABLE_BASE};
+
+/// The project's 16-bit vendor id in every block type: ASCII "RM".
+pub const VENDOR_RM: u16 = 0x524D;
+
+/// Bytes of one node's BAR window; node `n`'s window starts at `n * NODE_WINDOW_BYTES`.
+pub const NODE_WINDOW_BYTES: u32 = 0x1_0000;
+
+/// Bytes of the block header (type, version, next).
+pub const BLOCK_HEADER_BYTES: u32 = 12;
+/// Offset of the type word inside a block.
+pub const BLOCK_TYPE_OFFSET: u32 = 0x0;
+/// Offset of the version word inside a block.
+pub const BLOCK_VERSION_OFFSET: u32 = 0x4;
+/// Offset of the next-block pointer inside a block.
+pub const BLOCK_NEXT_OFFSET: u32 = 0x8;
+
+/// A block version, `major.minor.patch.meta`. The major number is bumped when
+/// a register moves or changes meaning; the driver refuses another major.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockVersion {
+    /// Incompatible changes.
+    pub major: u8,
+    /// Compatible additions.
+    pub minor: u8,
+    /// Fixes.
+    pub patch: u8,
+    /// Build metadata.
+    pub meta: u8,
+}
+
+/// Shorthand for a version with `meta` 0.
+pub const fn v(major: u8, minor: u8, patch: u8) -> BlockVersion {
+    BlockVersion {
+        major,
+        minor,
+        patch,
+        meta: 0,
+    }
+}
+
+impl BlockVersion {
+    /// The version word: one byte each, major in bits 31..24.
+    pub const fn word(self) -> u32 {
+        (self.major as u32) << 24
+            | (self.minor as u32) << 16
+            | (self.patch as u32) << 8
+            | self.meta as u32
+    }
+    /// Decodes a version word.
+    pub const fn from_word(w: u32) -> Self {
+        BlockVersion {
+            major: (w >> 24) as u8,
+            minor: (w >> 16) as u8,
+            patch: (w >> 8) as u8,
+            meta: w as u8,
+        }
+    }
+}
+
+impl core::fmt::Display for BlockVersion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}.{}",
+            self.major, self.minor, self.patch, self.meta
+        )
+    }
+}
+
+/// How software may access a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegAccess {
+    /// Read only; a write is rejected and counted.
+    Ro,
+    /// Read and write.
+    Rw,
+    /// Read; writing a 1 clears that bit.
+    W1c,
+}
+
+impl RegAccess {
+    /// Short name for docs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RegAccess::Ro => "RO",
+            RegAccess::Rw => "RW",
+            RegAccess::W1c => "W1C",
+        }
+    }
+    /// Whether a write reaches the register.
+    pub const fn writable(self) -> bool {
+        !matches!(self, RegAccess::Ro)
+    }
+}
+
+/// A register's value after reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reset {
+    /// A value the register holds after reset (it may change later).
+    Value(u32),
+    /// A value the register always holds (read-only constants).
+    Constant(u32),
+    /// Filled in at generation time (named by the text: node id, spec hash, ...).
+    Generated(&'static str),
+}
+
+/// A bit field of a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RegField {
+    /// Name, lower snake case.
+    pub name: &'static str,
+    /// Least significant bit.
+    pub lsb: u32,
+    /// Width in bits.
+    pub width: u32,
+    /// Meaning.
+    pub doc: &'static str,
+}
+
+impl RegField {
+    /// A field of `width` bits from `lsb`.
+    pub const fn bits(name: &'static str, lsb: u32, width: u32, doc: &'static str) -> Self {
+        RegField {
+            name,
+            lsb,
+            width,
+            doc,
+        }
+    }
+    /// Mask of the field inside the register.
+    pub const fn mask(&self) -> u32 {
+        if self.width >= 32 {
+            u32::MAX
+        } else {
+            ((1u32 << self.width) - 1) << self.lsb
+        }
+    }
+    /// Extracts the field.
+    pub const fn get(&self, reg: u32) -> u32 {
+        (reg & self.mask()) >> self.lsb
+    }
+    /// `reg` with the field set to `value`; `None` if it does not fit.
+    pub const fn set(&self, reg: u32, value: u32) -> Option<u32> {
+        if self.width < 32 && value >> self.width != 0 {
+            return None;
+        }
+        Some((reg & !self.mask()) | (value << self.lsb))
+    }
+}
+
+/// One 32-bit register of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RegSpec {
+    /// Name, lower snake case; counters end in `_total`.
+    pub name: &'static str,
+    /// Byte offset inside the block (multiple of 4, past the header).
+    pub offset: u32,
+    /// Access.
+    pub access: RegAccess,
+    /// Value after reset.
+    pub reset: Reset,
+    /// Bit fields (empty: the whole word is one value).
+    pub fields: &'static [RegField],
+    /// Meaning.
+    pub doc: &'static str,
+}
+
+impl RegSpec {
+    /// Looks a field up by name.
+    pub fn field(&self, name: &str) -> Option<&'static RegField> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+const fn reg(
+    name: &'static str,
+    offset: u32,
+    access: RegAccess,
+    reset: u32,
+    fields: &'static [RegField],
+    doc: &'static str,
+) -> RegSpec {
+    RegSpec {
+        name,
+        offset,
+        access,
+        reset: Reset::Value(reset),
+        fields,
+        doc,
+    }
+}
+
+const fn constant(name: &'static str, offset: u32, value: u32, doc: &'static str) -> RegSpec {
+    RegSpec {
+        name,
+        offset,
+        access: RegAccess::Ro,
+        reset: Reset::Constant(value),
+        fields: &[],
+        doc,
+    }
+}
+
+const fn generated(
+    name: &'static str,
+    offset: u32,
+    what: &'static str,
+    doc: &'static str,
+) -> RegSpec {
+    RegSpec {
+        name,
+        offset,
+        access: RegAccess::Ro,
+        reset: Reset::Generated(what),
+        fields: &[],
+        doc,
+    }
+}
+
+/// A register block: kind, version, registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockSpec {
+    /// Name, lower snake case.
+    pub name: &'static str,
+    /// Kind, the low half of the type word.
+    pub kind: u16,
+    /// Version.
+    pub version: BlockVersion,
+    /// Bytes the block occupies in the window (header included).
+    pub span: u32,
+    /// Registers past the header, by offset.
+    pub regs: &'static [RegSpec],
+    /// What the block is for.
+    pub doc: &'static str,
+}
+
+impl BlockSpec {
+    /// The type word: vendor << 16 | kind.
+    pub const fn type_word(&self) -> u32 {
+        (VENDOR_RM as u32) << 16 | self.kind as u32
+    }
+    /// Looks a register up by name.
+    pub fn reg(&self, name: &str) -> Option<&'static RegSpec> {
+        self.regs.iter().find(|r| r.name == name)
+    }
+}
+
+use RegAccess::{Ro, Rw, W1c};
+
+/// Registers of the global ID block, one per window, always first.
+pub mod id {
+    use super::*;
+    /// Version of the whole register map (driver checks the major number).
+    pub const SPEC_VERSION: RegSpec = constant(
+        "spec_version",
+        0x0C,
+        REGMAP_VERSION.word(),
+        "version of the register map as a whole, major.minor.patch.meta one byte each; the driver refuses another major",
+    );
+    /// Hash of the register map the bitstream was generated from.
+    pub const SPEC_HASH: RegSpec = generated(
+        "spec_hash",
+        0x10,
+        "spec hash",
+        "FNV-1a hash of every block, register and field of this map (`replimesh_spec::spec_hash`); the driver refuses a bitstream whose hash differs from its own",
+    );
+    /// Which node this window belongs to.
+    pub const NODE_ID: RegSpec = generated(
+        "node_id",
+        0x14,
+        "node id",
+        "node id of this window's endpoint and router",
+    );
+    /// Mesh shape.
+    pub const MESH_SHAPE: RegSpec = RegSpec {
+        name: "mesh_shape",
+        offset: 0x18,
+        access: Ro,
+        reset: Reset::Generated("mesh shape"),
+        fields: &[
+            RegField::bits("width", 0, 8, "mesh columns"),
+            RegField::bits("height", 8, 8, "mesh rows"),
+            RegField::bits("flit_bits", 16, 8, "flit width in bits"),
+        ],
+        doc: "shape of the card's mesh",
+    };
+    /// Free register for bus tests.
+    pub const SCRATCH: RegSpec = reg(
+        "scratch",
+        0x1C,
+        Rw,
+        0,
+        &[],
+        "free for software; proves writes reach the card",
+    );
+    /// All registers.
+    pub const REGS: &[RegSpec] = &[SPEC_VERSION, SPEC_HASH, NODE_ID, MESH_SHAPE, SCRATCH];
+}
+
+/// Registers of the endpoint control block.
+pub mod ep_ctrl {
+    use super::*;
+    /// Enables.
+    pub const CONTROL: RegSpec = reg(
+        "control",
+        0x0C,
+        Rw,
+        0,
+        &[
+            RegField::bits("tx_enable", 0, 1, "fetch and send TX descriptors"),
+            RegField::bits(
+                "rx_enable",
+                1,
+                1,
+                "take packets from the router into RX descriptors",
+            ),
+        ],
+        "engine enables; the ring registers should be set before enabling",
+    );
+    /// Status.
+    pub const STATUS: RegSpec = reg(
+        "status",
+        0x10,
+        Ro,
+        0,
+        &[
+            RegField::bits("tx_busy", 0, 1, "TX engine is working on a descriptor"),
+            RegField::bits("rx_busy", 1, 1, "RX engine is working on a packet"),
+        ],
+        "engine state",
+    );
+    /// Largest packet.
+    pub const MAX_PACKET_BYTES: RegSpec = constant(
+        "max_packet_bytes",
+        0x14,
+        MAX_PACKET_BYTES_VALUE,
+        "largest packet a TX descriptor may carry, header included, in bytes",
+    );
+    /// DMA window base, low word.
+    pub const DMA_BASE_LO: RegSpec = reg("dma_base_lo", 0x18, Rw, 0, &[], "node's DMA window: first IOVA, bits 31..0; every descriptor, buffer and mirror address must lie inside");
+    /// DMA window base, high word.
+    pub const DMA_BASE_HI: RegSpec = reg(
+        "dma_base_hi",
+        0x1C,
+        Rw,
+        0,
+        &[],
+        "node's DMA window: first IOVA, bits 63..32",
+    );
+    /// DMA window size.
+    pub const DMA_SIZE: RegSpec = reg(
+        "dma_size",
+        0x20,
+        Rw,
+        0,
+        &[],
+        "node's DMA window: bytes; 0 forbids every DMA",
+    );
+    /// All registers.
+    pub const REGS: &[RegSpec] = &[
+        CONTROL,
+        STATUS,
+        MAX_PACKET_BYTES,
+        DMA_BASE_LO,
+        DMA_BASE_HI,
+        DMA_SIZE,
+    ];
+}
+
+/// Ring register offsets shared by the TX and RX ring blocks.
+macro_rules! ring_regs {
+    ($producer_access:expr, $consumer_access:expr, $producer_doc:expr, $consumer_doc:expr) => {
+        /// Descriptor ring base, low word.
+        pub const BASE_LO: RegSpec = reg("base_lo", 0x0C, Rw, 0, &[], "IOVA of descriptor 0, bits 31..0 (16-byte aligned)");
+        /// Descriptor ring base, high word.
+        pub const BASE_HI: RegSpec = reg("base_hi", 0x10, Rw, 0, &[], "IOVA of descriptor 0, bits 63..32");
+        /// Ring entries.
+        pub const SIZE: RegSpec = reg("size", 0x14, Rw, 0, &[], "descriptors in the ring: a power of two from 2 to 1024, 0 disables the ring; writing it resets producer and consumer to 0");
+        /// Producer index.
+        pub const PRODUCER: RegSpec = reg("producer", 0x18, $producer_access, 0, &[], $producer_doc);
+        /// Consumer index.
+        pub const CONSUMER: RegSpec = reg("consumer", 0x1C, $consumer_access, 0, &[], $consumer_doc);
+        /// Mirror address, low word.
+        pub const MIRROR_LO: RegSpec = reg("mirror_lo", 0x20, Rw, 0, &[], "IOVA where the endpoint mirrors its own index as a little-endian u32, bits 31..0 (4-byte aligned)");
+        /// Mirror address, high word.
+        pub const MIRROR_HI: RegSpec = reg("mirror_hi", 0x24, Rw, 0, &[], "mirror IOVA, bits 63..32");
+        /// All registers.
+        pub const REGS: &[RegSpec] = &[BASE_LO, BASE_HI, SIZE, PRODUCER, CONSUMER, MIRROR_LO, MIRROR_HI];
+    };
+}
+
+/// Registers of the TX ring block: the host produces, the endpoint consumes.
+pub mod tx_ring {
+    use super::*;
+    ring_regs!(
+        Rw,
+        Ro,
+        "doorbell, written by the host only: index of the next descriptor it will fill (0..size-1); an index >= size is rejected and counted",
+        "written by the endpoint only: index of the next descriptor it will fetch; mirrored to host memory"
+    );
+}
+
+/// Registers of the RX ring block: the endpoint produces, the host consumes.
+pub mod rx_ring {
+    use super::*;
+    ring_regs!(
+        Ro,
+        Rw,
+        "written by the endpoint only: index of the next descriptor it will fill; mirrored to host memory",
+        "doorbell, written by the host only: index of the next descriptor it will read; descriptors from here up to producer-1 are the host's, the rest are armed buffers; an index >= size is rejected and counted"
+    );
+}
+
+/// Registers of the interrupt block.
+pub mod irq {
+    use super::*;
+    const CAUSES: &[RegField] = &[
+        RegField::bits("rx", 0, 1, "packets were written to the RX ring"),
+        RegField::bits("tx", 1, 1, "TX descriptors were consumed"),
+        RegField::bits("error", 2, 1, "an error was recorded in the error block"),
+    ];
+    /// Enables.
+    pub const ENABLE: RegSpec = reg(
+        "enable",
+        0x0C,
+        Rw,
+        0,
+        CAUSES,
+        "which causes raise the interrupt line",
+    );
+    /// Status.
+    pub const STATUS: RegSpec = reg(
+        "status",
+        0x10,
+        W1c,
+        0,
+        CAUSES,
+        "pending causes; write 1 to clear",
+    );
+    /// Count threshold.
+    pub const MOD_COUNT: RegSpec = reg(
+        "moderation_count",
+        0x14,
+        Rw,
+        1,
+        &[],
+        "raise after this many events (0 behaves as 1)",
+    );
+    /// Time threshold.
+    pub const MOD_CYCLES: RegSpec = reg(
+        "moderation_cycles",
+        0x18,
+        Rw,
+        0,
+        &[],
+        "or this many cycles after the first pending event (0: no time limit)",
+    );
+    /// Poll mode.
+    pub const POLL_MODE: RegSpec = reg(
+        "poll_mode",
+        0x1C,
+        Rw,
+        0,
+        &[RegField::bits(
+            "poll",
+            0,
+            1,
+            "never raise the line; the host polls the mirrors",
+        )],
+        "poll mode",
+    );
+    /// Interrupts raised.
+    pub const RAISED_TOTAL: RegSpec = reg(
+        "raised_total",
+        0x20,
+        Ro,
+        0,
+        &[],
+        "interrupts raised since reset",
+    );
+    /// All registers.
+    pub const REGS: &[RegSpec] = &[
+        ENABLE,
+        STATUS,
+        MOD_COUNT,
+        MOD_CYCLES,
+        POLL_MODE,
+        RAISED_TOTAL,
+    ];
+}
+
+/// Why the endpoint rejected something; the value in the error block's
+/// `cause` and in a TX descriptor's error completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ErrorCause {
+    /// A TX descriptor's length is 0, not a multiple of 8, or over `max_packet_bytes`.
+    TxLength = 1,
+    /// A descriptor, buffer or mirror address lies outside the node's DMA window.
+    DmaWindow = 2,
+    /// A doorbell wrote a ring index >= the ring size.
+    RingIndex = 3,
+    /// A write to a read-only register.
+    RegReadOnly = 4,
+    /// An access to an unmapped offset.
+    RegUnmapped = 5,
+    /// A received packet did not fit its RX buffer (dropped).
+    RxOverflow = 6,
+    /// A ring size that is not a power of two in 2..=1024.
+    RingSize = 7,
+}
+
+impl ErrorCause {
+    /// Every cause.
+    pub const ALL: [ErrorCause; 7] = [
+        ErrorCause::TxLength,
+        ErrorCause::DmaWindow,
+        ErrorCause::RingIndex,
+        ErrorCause::RegReadOnly,
+        ErrorCause::RegUnmapped,
+        ErrorCause::RxOverflow,
+        ErrorCause::RingSize,
+    ];
+    /// Name, matching its counter `err_<name>_total`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorCause::TxLength => "tx_length",
+            ErrorCause::DmaWindow => "dma_window",
+            ErrorCause::RingIndex => "ring_index",
+            ErrorCause::RegReadOnly => "reg_read_only",
+            ErrorCause::RegUnmapped => "reg_unmapped",
+            ErrorCause::RxOverflow => "rx_overflow",
+            ErrorCause::RingSize => "ring_size",
+        }
+    }
+    /// Meaning.
+    pub const fn doc(self) -> &'static str {
+        match self {
+            ErrorCause::TxLength => "TX descriptor length 0, not a multiple of 8, or over `max_packet_bytes`; descriptor skipped",
+            ErrorCause::DmaWindow => "descriptor ring, buffer or mirror address outside the DMA window; nothing transferred",
+            ErrorCause::RingIndex => "doorbell index >= ring size; the write is ignored",
+            ErrorCause::RegReadOnly => "write to a read-only register; ignored",
+            ErrorCause::RegUnmapped => "access to an unmapped offset; reads return 0, writes are ignored",
+            ErrorCause::RxOverflow => "received packet longer than its RX buffer; dropped, the descriptor completes with this cause",
+            ErrorCause::RingSize => "ring size not a power of two in 2..=1024; the write is ignored",
+        }
+    }
+    /// Decodes a cause value.
+    pub fn from_code(code: u32) -> Option<ErrorCause> {
+        Self::ALL.into_iter().find(|c| *c as u32 == code)
+    }
+}
+
+/// Registers of the counter block.
+pub mod counters {
+    use super::*;
+    /// Packets sent.
+    pub const TX_PACKETS: RegSpec = reg(
+        "tx_packets_total",
+        0x0C,
+        Ro,
+        0,
+        &[],
+        "packets injected into the router",
+    );
+    /// Bytes sent.
+    pub const TX_BYTES: RegSpec = reg(
+        "tx_bytes_total",
+        0x10,
+        Ro,
+        0,
+        &[],
+        "bytes injected, headers included",
+    );
+    /// Packets received.
+    pub const RX_PACKETS: RegSpec = reg(
+        "rx_packets_total",
+        0x14,
+        Ro,
+        0,
+        &[],
+        "packets written to the RX ring",
+    );
+    /// Bytes received.
+    pub const RX_BYTES: RegSpec = reg(
+        "rx_bytes_total",
+        0x18,
+        Ro,
+        0,
+        &[],
+        "bytes written to RX buffers, headers included",
+    );
+    /// Drops.
+    pub const RX_DROPS: RegSpec = reg(
+        "rx_drops_total",
+        0x1C,
+        Ro,
+        0,
+        &[],
+        "received packets dropped (see the error causes)",
+    );
+    /// Per cause, in [`ErrorCause`] order from 0x20.
+    pub const ERR_TX_LENGTH: RegSpec = reg(
+        "err_tx_length_total",
+        0x20,
+        Ro,
+        0,
+        &[],
+        "errors of cause `tx_length`",
+    );
+    /// Window errors.
+    pub const ERR_DMA_WINDOW: RegSpec = reg(
+        "err_dma_window_total",
+        0x24,
+        Ro,
+        0,
+        &[],
+        "errors of cause `dma_window`",
+    );
+    /// Index errors.
+    pub const ERR_RING_INDEX: RegSpec = reg(
+        "err_ring_index_total",
+        0x28,
+        Ro,
+        0,
+        &[],
+        "errors of cause `ring_index`",
+    );
+    /// RO writes.
+    pub const ERR_REG_READ_ONLY: RegSpec = reg(
+        "err_reg_read_only_total",
+        0x2C,
+        Ro,
+        0,
+        &[],
+        "errors of cause `reg_read_only`",
+    );
+    /// Unmapped accesses.
+    pub const ERR_REG_UNMAPPED: RegSpec = reg(
+        "err_reg_unmapped_total",
+        0x30,
+        Ro,
+        0,
+        &[],
+        "errors of cause `reg_unmapped`",
+    );
+    /// RX overflows.
+    pub const ERR_RX_OVERFLOW: RegSpec = reg(
+        "err_rx_overflow_total",
+        0x34,
+        Ro,
+        0,
+        &[],
+        "errors of cause `rx_overflow`",
+    );
+    /// Bad sizes.
+    pub const ERR_RING_SIZE: RegSpec = reg(
+        "err_ring_size_total",
+        0x38,
+        Ro,
+        0,
+        &[],
+        "errors of cause `ring_size`",
+    );
+    /// All registers.
+    pub const REGS: &[RegSpec] = &[
+        TX_PACKETS,
+        TX_BYTES,
+        RX_PACKETS,
+        RX_BYTES,
+        RX_DROPS,
+        ERR_TX_LENGTH,
+        ERR_DMA_WINDOW,
+        ERR_RING_INDEX,
+        ERR_REG_READ_ONLY,
+        ERR_REG_UNMAPPED,
+        ERR_RX_OVERFLOW,
+        ERR_RING_SIZE,
+    ];
+
+    /// The counter of `cause`.
+    pub const fn for_cause(cause: ErrorCause) -> RegSpec {
+        REGS[5 + cause as usize - 1]
+    }
+}
+
+/// Registers of the error block: the last error, for the host to read after
+/// an error interrupt.
+pub mod error {
+    use super::*;
+    /// Last cause.
+    pub const CAUSE: RegSpec = reg(
+        "cause",
+        0x0C,
+        Ro,
+        0,
+        &[],
+        "cause of the last error (see the cause table); 0: none since reset",
+    );
+    /// Where.
+    pub const INFO: RegSpec = reg(
+        "info",
+        0x10,
+        Ro,
+        0,
+        &[],
+        "descriptor index for ring errors, window offset for register errors",
+    );
+    /// Value, low.
+    pub const VALUE_LO: RegSpec = reg(
+        "value_lo",
+        0x14,
+        Ro,
+        0,
+        &[],
+        "offending value (length, address or index), bits 31..0",
+    );
+    /// Value, high.
+    pub const VALUE_HI: RegSpec = reg("value_hi", 0x18, Ro, 0, &[], "offending value, bits 63..32");
+    /// All registers.
+    pub const REGS: &[RegSpec] = &[CAUSE, INFO, VALUE_LO, VALUE_HI];
+}
+
+/// Version of the register map as a whole (the ID block's `spec_version`).
+pub const REGMAP_VERSION: BlockVersion = v(1, 0, 0);
+/// Largest packet a TX descriptor may carry, header included.
+pub const MAX_PACKET_BYTES_VALUE: u32 = 256;
+/// Offset inside the router block where router word address 0 sits; router
+/// word address `a` is at byte `ROUTER_CFG_OFFSET + 4 * a`.
+pub const ROUTER_CFG_OFFSET: u32 = 0x100;
+
+/// The global ID block.
+pub const ID_BLOCK: BlockSpec = BlockSpec {
+    name: "id",
+    kind: 0x0010,
+    version: v(1, 0, 0),
+    span: 0x100,
+    regs: id::REGS,
+    doc: "global identification: register-map version, spec hash, node id, mesh shape",
+};
+/// Endpoint control.
+pub const EP_CTRL_BLOCK: BlockSpec = BlockSpec {
+    name: "ep_ctrl",
+    kind: 0x0011,
+    version: v(1, 0, 0),
+    span: 0x100,
+    regs: ep_ctrl::REGS,
+    doc: "endpoint control and status, the node's DMA window",
+};
+/// TX ring.
+pub const TX_RING_BLOCK: BlockSpec = BlockSpec {
+    name: "tx_ring",
+    kind: 0x0012,
+    version: v(1, 0, 0),
+    span: 0x100,
+    regs: tx_ring::REGS,
+    doc: "host-to-mesh descriptor ring: the host writes `producer`, the endpoint `consumer`",
+};
+/// RX ring.
+pub const RX_RING_BLOCK: BlockSpec = BlockSpec {
+    name: "rx_ring",
+    kind: 0x0013,
+    version: v(1, 0, 0),
+    span: 0x100,
+    regs: rx_ring::REGS,
+    doc: "mesh-to-host descriptor ring: the endpoint writes `producer`, the host `consumer`",
+};
+/// Interrupts.
+pub const IRQ_BLOCK: BlockSpec = BlockSpec {
+    name: "irq",
+    kind: 0x0014,
+    version: v(1, 0, 0),
+    span: 0x100,
+    regs: irq::REGS,
+    doc: "interrupt enables, status, moderation and poll mode",
+};
+/// Counters.
+pub const COUNTERS_BLOCK: BlockSpec = BlockSpec {
+    name: "counters",
+    kind: 0x0015,
+    version: v(1, 0, 0),
+    span: 0x100,
+    regs: counters::REGS,
+    doc: "packet, byte, drop and per-cause error counters (wrap at 2^32)",
+};
+/// Error info.
+pub const ERROR_BLOCK: BlockSpec = BlockSpec {
+    name: "error",
+    kind: 0x0016,
+    version: v(1, 0, 0),
+    span: 0x100,
+    regs: error::REGS,
+    doc: "the last error: cause, where, offending value",
+};
+/// The router's configuration registers, reached through the node's window.
+pub const ROUTER_BLOCK: BlockSpec = BlockSpec {
+    name: "router",
+    kind: 0x0001,
+    version: v(1, 0, 0),
+    span: 0x1000,
+    regs: &[],
+    doc: "this node's router: its configuration registers (`router-registers.md`) at `0x100 + 4 * word address`, the route table from `0x100 + 4 * 0x100`",
+};
+
+/// A block placed in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlacedBlock {
+    /// The block.
+    pub spec: &'static BlockSpec,
+    /// Window offset of its header.
+    pub base: u32,
+    /// Window offset of the next block; 0 ends the chain.
+    pub next: u32,
+}
+
+const fn place(spec: &'static BlockSpec, base: u32, next: u32) -> PlacedBlock {
+    PlacedBlock { spec, base, next }
+}
+
+/// One node's window, in chain order: the ID block first.
+pub const NODE_WINDOW: &[PlacedBlock] = &[
+    place(&ID_BLOCK, 0x0000, 0x0100),
+    place(&EP_CTRL_BLOCK, 0x0100, 0x0200),
+    place(&TX_RING_BLOCK, 0x0200, 0x0300),
+    place(&RX_RING_BLOCK, 0x0300, 0x0400),
+    place(&IRQ_BLOCK, 0x0400, 0x0500),
+    place(&COUNTERS_BLOCK, 0x0500, 0x0600),
+    place(&ERROR_BLOCK, 0x0600, 0x1000),
+    place(&ROUTER_BLOCK, 0x1000, 0),
+];
+
+/// The placement of `spec` in the window.
+pub fn placed(spec: &BlockSpec) -> Option<&'static PlacedBlock> {
+    NODE_WINDOW.iter().find(|p| p.spec.kind == spec.kind)
+}
+
+/// The window offset of router word address `addr`.
+pub const fn router_window_offset(router_base: u32, addr: u32) -> u32 {
+    router_base + ROUTER_CFG_OFFSET + 4 * addr
+}
+
+/// Router registers as they appear inside the router block: (byte offset in
+/// block, register). The route table follows at [`ROUTE_TABLE_BASE`].
+pub fn router_block_regs() -> impl Iterator<Item = (u32, &'static RouterReg)> {
+    ROUTER_REGS
+        .iter()
+        .map(|r| (ROUTER_CFG_OFFSET + 4 * r.addr, r))
+}
+
+// ---------------------------------------------------------------------------
+// Descriptors in host memory.
+
+/// One field of a descriptor: byte offset and size, little-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DescField {
+    /// Name.
+    pub name: &'static str,
+    /// Byte offset.
+    pub offset: u32,
+    /// Bytes (4 or 8).
+    pub bytes: u32,
+    /// Who writes it and what it means.
+    pub doc: &'static str,
+}
+
+/// Bytes of a TX or RX descriptor.
+pub const DESC_BYTES: u32 = 16;
+
+/// TX descriptor fields.
+pub const TX_DESC: &[DescField] = &[
+    DescField {
+        name: "addr",
+        offset: 0,
+        bytes: 8,
+        doc: "host: IOVA of the packet (header words, then 8-byte payload flits)",
+    },
+    DescField {
+        name: "len",
+        offset: 8,
+        bytes: 4,
+        doc: "host: packet bytes, header included; a multiple of 8, at most `max_packet_bytes`",
+    },
+    DescField {
+        name: "status",
+        offset: 12,
+        bytes: 4,
+        doc: "endpoint: completion, bit 31 done, bits 7..0 error cause (0 = sent)",
+    },
+];
+
+/// RX descriptor fields.
+pub const RX_DESC: &[DescField] = &[
+    DescField {
+        name: "addr",
+        offset: 0,
+        bytes: 8,
+        doc: "host: IOVA of an empty buffer",
+    },
+    DescField {
+        name: "len",
+        offset: 8,
+        bytes: 4,
+        doc: "host: buffer bytes; endpoint: packet bytes written, header included",
+    },
+    DescField {
+        name: "status",
+        offset: 12,
+        bytes: 4,
+        doc: "endpoint: completion, bit 31 done, bits 7..0 error cause (0 = received)",
+    },
+];
+
+/// The `done` bit of a descriptor's status word.
+pub const DESC_STATUS_DONE: u32 = 1 << 31;
+
+/// Bytes of the packet header at the start of a packet buffer.
+pub const PACKET_HEADER_BYTES: u32 = 8;
+
+// ---------------------------------------------------------------------------
+// Hash and checks.
+
+/// Version word of the register map as a whole.
+pub const fn regmap_version_word() -> u32 {
+    REGMAP_VERSION.word()
+}
+
+fn fnv(mut h: u32, bytes: &[u8]) -> u32 {
+    for b in bytes {
+        h ^= *b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// FNV-1a hash over every placed block, register, field and descriptor field
+/// (names, offsets, access, reset values): two builds with the same hash
+/// agree on the whole map.
+pub fn spec_hash() -> u32 {
+    let mut h = 0x811C_9DC5;
+    for p in NODE_WINDOW {
+        let b = p.spec;
+        h = fnv(h, b.name.as_bytes());
+        for w in [b.type_word(), b.version.word(), p.base, p.next, b.span] {
+            h = fnv(h, &w.to_le_bytes());
+        }
+        for r in b.regs {
+            h = fnv(h, r.name.as_bytes());
+            h = fnv(h, &r.offset.to_le_bytes());
+            h = fnv(h, r.access.name().as_bytes());
+            match r.reset {
+                Reset::Value(x) | Reset::Constant(x) => h = fnv(h, &x.to_le_bytes()),
+                Reset::Generated(s) => h = fnv(h, s.as_bytes()),
+            }
+            for f in r.fields {
+                h = fnv(h, f.name.as_bytes());
+                h = fnv(h, &[f.lsb as u8, f.width as u8]);
+            }
+        }
+    }
+    for (_, r) in router_block_regs() {
+        h = fnv(h, r.name.as_bytes());
+        h = fnv(h, &r.addr.to_le_bytes());
+    }
+    h = fnv(h, &ROUTE_TABLE_BASE.to_le_bytes());
+    for f in TX_DESC.iter().chain(RX_DESC) {
+        h = fnv(h, f.name.as_bytes());
+        h = fnv(h, &[f.offset as u8, f.bytes as u8]);
+    }
+    h
+}
+
+/// What is wrong with the register map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegmapError {
+    /// Two registers of a block overlap, or one overlaps the header.
+    RegisterOverlap(&'static str, &'static str),
+    /// A register lies outside its block or is misaligned.
+    RegisterOutOfBlock(&'static str, &'static str),
+    /// A field does not fit its register, or two fields overlap.
+    BadField(&'static str, &'static str),
+    /// Two blocks overlap or one runs past the window.
+    BlockOverlap(&'static str),
+    /// The chain's next pointers do not visit the blocks in order and end.
+    BrokenChain(&'static str),
+    /// Two blocks share a kind.
+    DuplicateKind(&'static str),
+}
+
+impl core::fmt::Display for RegmapError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RegmapError::RegisterOverlap(b, r) => write!(
+                f,
+                "register {b}.{r} overlaps another register or the block header"
+            ),
+            RegmapError::RegisterOutOfBlock(b, r) => {
+                write!(f, "register {b}.{r} is misaligned or outside its block")
+            }
+            RegmapError::BadField(r, fl) => {
+                write!(f, "field {r}.{fl} does not fit or overlaps another field")
+            }
+            RegmapError::BlockOverlap(b) => write!(
+                f,
+                "block {b} overlaps another block or runs past the window"
+            ),
+            RegmapError::BrokenChain(b) => write!(f, "block chain is broken at {b}"),
+            RegmapError::DuplicateKind(b) => {
+                write!(f, "block {b} shares its kind with another block")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RegmapError {}
+
+/// Checks a window layout: registers aligned, inside their block, past the
+/// header and disjoint; fields fit and are disjoint; blocks disjoint, inside
+/// the window; next pointers visit every block once, in order, and end at 0.
+pub fn validate_window(window: &[PlacedBlock]) -> Result<(), RegmapError> {
+    for (i, p) in window.iter().enumerate() {
+        let b = p.spec;
+        for (j, r) in b.regs.iter().enumerate() {
+            if r.offset % 4 != 0 || r.offset + 4 > b.span {
+                return Err(RegmapError::RegisterOutOfBlock(b.name, r.name));
+            }
+            if r.offset < BLOCK_HEADER_BYTES {
+                return Err(RegmapError::RegisterOverlap(b.name, r.name));
+            }
+            if b.regs[j + 1..].iter().any(|o| o.offset == r.offset) {
+                return Err(RegmapError::RegisterOverlap(b.name, r.name));
+            }
+            let mut used = 0u32;
+            for f in r.fields {
+                if f.width == 0 || f.lsb + f.width > 32 || used & f.mask() != 0 {
+                    return Err(RegmapError::BadField(r.name, f.name));
+                }
+                used |= f.mask();
+            }
+        }
+        if p.base % 4 != 0 || p.base as u64 + b.span as u64 > NODE_WINDOW_BYTES as u64 {
+            return Err(RegmapError::BlockOverlap(b.name));
+        }
+        for o in &window[i + 1..] {
+            if o.spec.kind == b.kind {
+                return Err(RegmapError::DuplicateKind(o.spec.name));
+            }
+            if p.base < o.base + o.spec.span && o.base < p.base + b.span {
+                return Err(RegmapError::BlockOverlap(o.spec.name));
+            }
+        }
+        let want_next = window.get(i + 1).map_or(0, |n| n.base);
+        if p.next != want_next || (i == 0 && p.base != 0) {
+            return Err(RegmapError::BrokenChain(b.name));
+        }
+    }
+    Ok(())
+}
+
+/// Checks [`NODE_WINDOW`], and that the router's registers fit its block.
+pub fn validate_regmap() -> Result<(), RegmapError> {
+    validate_window(NODE_WINDOW)?;
+    let router = placed(&ROUTER_BLOCK).ok_or(RegmapError::BrokenChain("router"))?;
+    let table_end = ROUTER_CFG_OFFSET + 4 * (ROUTE_TABLE_BASE + 256);
+    if table_end > router.spec.span {
+        return Err(RegmapError::RegisterOutOfBlock("router", "route_tbl"));
+    }
+    if NODE_WINDOW[0].spec.kind != ID_BLOCK.kind {
+        return Err(RegmapError::BrokenChain("id"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_register_map_is_consistent() {
+        assert_eq!(validate_regmap(), Ok(()));
+    }
+
+    #[test]
+    fn validate_catches_overlap_loops_and_bad_fields() {
+        static OVERLAP: BlockSpec = BlockSpec {
+            regs: &[
+                reg("a", 0x0C, Rw, 0, &[], ""),
+                reg("b", 0x0C, Rw, 0, &[], ""),
+            ],
+            ..ID_BLOCK
+        };
+        assert_eq!(
+            validate_window(&[place(&OVERLAP, 0, 0)]),
+            Err(RegmapError::RegisterOverlap("id", "a"))
+        );
+        static IN_HEADER: BlockSpec = BlockSpec {
+            regs: &[reg("a", 0x08, Rw, 0, &[], "")],
+            ..ID_BLOCK
+        };
+        assert!(validate_window(&[place(&IN_HEADER, 0, 0)]).is_err());
+        static FIELD: BlockSpec = BlockSpec {
+            regs: &[reg("a", 0x0C, Rw, 0, &[RegField::bits("f", 30, 4, "")], "")],
+            ..ID_BLOCK
+        };
+        assert_eq!(
+            validate_window(&[place(&FIELD, 0, 0)]),
+            Err(RegmapError::BadField("a", "f"))
+        );
+        // Chains that loop, stop early or run on are rejected.
+        let good = [place(&ID_BLOCK, 0, 0x100), place(&EP_CTRL_BLOCK, 0x100, 0)];
+        assert_eq!(validate_window(&good), Ok(()));
+        let mut looping = good;
+        looping[1].next = looping[1].base; // points at itself
+        assert_eq!(
+            validate_window(&looping),
+            Err(RegmapError::BrokenChain("ep_ctrl"))
+        );
+        let mut early = good;
+        early[0].next = 0;
+        assert_eq!(validate_window(&early), Err(RegmapError::BrokenChain("id")));
+        let overlapping = [place(&ID_BLOCK, 0, 0x80), place(&EP_CTRL_BLOCK, 0x80, 0)];
+        assert_eq!(
+            validate_window(&overlapping),
+            Err(RegmapError::BlockOverlap("ep_ctrl"))
+        );
+    }
+
+    #[test]
+    fn the_hash_changes_with_the_map() {
+        let h = spec_hash();
+        assert_eq!(h, spec_hash());
+        assert_ne!(h, fnv(h, b"x"));
+    }
+
+    #[test]
+    fn cause_counters_follow_cause_order() {
+        for c in ErrorCause::ALL {
+            assert_eq!(
+                counters::for_cause(c).name,
+                format!("err_{}_total", c.name())
+            );
+        }
+    }
+}

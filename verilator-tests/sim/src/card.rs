@@ -1,0 +1,387 @@
+//! The card model (mesh plus one endpoint per node) driven through the
+//! driver's [`Device`] trait, one [`SimDevice`] per node.
+//!
+//! [`CardSim`] is the harness: it clocks the Verilator model, serves every
+//! endpoint's DMA ports from that node's own host memory (a small
+//! root-complex model: each node has its own IOVA space, and an access to an
+//! IOVA no region maps is refused — reads answer `rsp_err`, writes are
+//! dropped — and counted), and turns interrupt pulses into [`Event`]s.
+//! Time passes only when a device waits, advances time, or touches a
+//! register (one cycle per access), so the nodes' runtimes share one clock.
+
+use crate::ffi::{CardIo, CardModel, DmaIo, CARD_VARIANTS};
+use crate::SimError;
+use replimesh_driver::{Device, DmaRegion, DriverError, Event};
+use replimesh_regs::{BarOffset, Iova};
+use replimesh_spec::regmap::{self as spec, NODE_WINDOW_BYTES, ROUTER_CFG_OFFSET};
+use replimesh_spec::{router_addr, MeshGeometry};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+/// First IOVA a node's allocator hands out.
+const IOVA_START: u64 = 0x1000_0000;
+
+#[derive(Default)]
+struct HostMemory {
+    regions: BTreeMap<u32, (u64, Vec<u8>)>,
+    next_iova: u64,
+    next_id: u32,
+    refused: u64,
+}
+
+impl HostMemory {
+    fn locate(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
+        self.regions.values_mut().find_map(|(base, bytes)| {
+            let off = addr.checked_sub(*base)? as usize;
+            bytes.get_mut(off..off.checked_add(len)?)
+        })
+    }
+}
+
+/// The harness around one card model.
+pub struct CardSim {
+    model: CardModel,
+    geometry: MeshGeometry,
+    io: CardIo,
+    dma: Vec<DmaIo>,
+    pending: Vec<Option<(u64, bool)>>,
+    mem: Vec<HostMemory>,
+    events: Vec<VecDeque<Event>>,
+    cycle: u64,
+    vanished: bool,
+    bus_errors: u64,
+}
+
+/// A shared handle on a card.
+pub type SharedCard = Rc<RefCell<CardSim>>;
+
+/// Card sizes compiled into this binary.
+pub fn built_cards() -> Vec<MeshGeometry> {
+    CARD_VARIANTS
+        .iter()
+        .filter_map(|v| MeshGeometry::new(v.width, v.height))
+        .collect()
+}
+
+impl CardSim {
+    /// Builds, resets and initialises the card for `geometry`.
+    pub fn new(geometry: MeshGeometry) -> Result<SharedCard, SimError> {
+        let variant = CARD_VARIANTS
+            .iter()
+            .find(|v| v.width == geometry.width() && v.height == geometry.height())
+            .copied()
+            .ok_or_else(|| SimError::NotBuilt {
+                width: geometry.width(),
+                height: geometry.height(),
+                flit_bits: 64,
+                built: CARD_VARIANTS
+                    .iter()
+                    .map(|v| format!("card {}x{}", v.width, v.height))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let model = CardModel::new(variant, None).ok_or(SimError::Model("constructor threw"))?;
+        let n = geometry.nodes() as usize;
+        let mut card = CardSim {
+            model,
+            geometry,
+            io: CardIo::default(),
+            dma: vec![DmaIo::default(); 2 * n],
+            pending: vec![None; 2 * n],
+            mem: (0..n)
+                .map(|_| HostMemory {
+                    next_iova: IOVA_START,
+                    ..Default::default()
+                })
+                .collect(),
+            events: vec![VecDeque::new(); n],
+            cycle: 0,
+            vanished: false,
+            bus_errors: 0,
+        };
+        card.io.reset = 1;
+        for _ in 0..4 {
+            card.step()?;
+        }
+        card.io.reset = 0;
+        card.steps(geometry.table_entries() as u64 + 2)?;
+        let router = spec::placed(&spec::ROUTER_BLOCK).map_or(0, |p| p.base);
+        let status = router + ROUTER_CFG_OFFSET + 4 * router_addr::STATUS;
+        for k in 0..n {
+            let (v, _) = card.bus(k, status, None)?;
+            if v & 1 == 0 {
+                return Err(SimError::InitTimeout(geometry.id_at(k).0));
+            }
+        }
+        Ok(Rc::new(RefCell::new(card)))
+    }
+
+    /// One device per node, in dense index order.
+    pub fn devices(card: &SharedCard) -> Vec<SimDevice> {
+        let n = card.borrow().geometry.nodes() as usize;
+        (0..n)
+            .map(|node| SimDevice {
+                card: Rc::clone(card),
+                node,
+            })
+            .collect()
+    }
+
+    /// Mesh size.
+    pub fn geometry(&self) -> MeshGeometry {
+        self.geometry
+    }
+
+    /// Cycles since construction.
+    pub fn cycle(&self) -> u64 {
+        self.cycle
+    }
+
+    /// DMA accesses of `node`'s endpoint the root complex refused.
+    pub fn dma_refused(&self, node: usize) -> u64 {
+        self.mem[node].refused
+    }
+
+    /// Bus accesses the card answered with an error.
+    pub fn bus_errors(&self) -> u64 {
+        self.bus_errors
+    }
+
+    /// Makes every register read return all-ones, as the host sees a card
+    /// that fell off the bus (PCIe master abort). The model keeps running.
+    pub fn set_vanished(&mut self, vanished: bool) {
+        self.vanished = vanished;
+    }
+
+    /// Clocks one cycle and serves DMA and interrupts.
+    pub fn step(&mut self) -> Result<(), SimError> {
+        for (port, p) in self.dma.iter_mut().zip(self.pending.iter_mut()) {
+            match p.take() {
+                Some((data, err)) => {
+                    port.rsp_valid = 1;
+                    port.rsp_data = data;
+                    port.rsp_err = err as u8;
+                }
+                None => {
+                    port.rsp_valid = 0;
+                    port.rsp_err = 0;
+                }
+            }
+        }
+        if !self.model.cycle(&mut self.io, &mut self.dma) {
+            return Err(SimError::Model("cycle threw"));
+        }
+        self.cycle += 1;
+        for (slot, port) in self.dma.iter().enumerate() {
+            if port.valid == 0 {
+                continue;
+            }
+            let mem = &mut self.mem[slot / 2];
+            let addr = port.addr & !7;
+            if port.write != 0 {
+                let bytes = port.wdata.to_le_bytes();
+                match mem.locate(addr, 8) {
+                    Some(dst) => {
+                        for (i, b) in bytes.iter().enumerate() {
+                            if port.wstrb >> i & 1 != 0 {
+                                dst[i] = *b;
+                            }
+                        }
+                    }
+                    None => mem.refused += 1,
+                }
+            } else {
+                self.pending[slot] = Some(match mem.locate(addr, 8) {
+                    Some(src) => (u64::from_le_bytes(src.try_into().expect("8 bytes")), false),
+                    None => {
+                        mem.refused += 1;
+                        (0, true)
+                    }
+                });
+            }
+        }
+        for (k, q) in self.events.iter_mut().enumerate() {
+            if self.io.irq[k] != 0 {
+                q.push_back(Event {
+                    vector: 0,
+                    at_cycle: self.cycle,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Clocks `n` cycles.
+    pub fn steps(&mut self, n: u64) -> Result<(), SimError> {
+        for _ in 0..n {
+            self.step()?;
+        }
+        Ok(())
+    }
+
+    /// One bus access to `node`'s window at `offset`: a read (`None`) or a
+    /// write. Returns the read data and whether the card rejected it.
+    pub fn bus(
+        &mut self,
+        node: usize,
+        offset: u32,
+        write: Option<u32>,
+    ) -> Result<(u32, bool), SimError> {
+        self.io.bus_addr = (node as u32) << 16 | (offset & 0xFFFF);
+        self.io.bus_wdata = write.unwrap_or(0);
+        self.io.bus_we = write.is_some() as u8;
+        self.io.bus_re = write.is_none() as u8;
+        let r = self.step();
+        self.io.bus_we = 0;
+        self.io.bus_re = 0;
+        r?;
+        let err = self.io.bus_error != 0;
+        self.bus_errors += err as u64;
+        Ok((self.io.bus_rdata, err))
+    }
+}
+
+fn sim_err(e: SimError) -> DriverError {
+    DriverError::Backend {
+        backend: "verilator",
+        message: e.to_string(),
+    }
+}
+
+/// One node's view of the card: its own BAR window, its own host memory,
+/// its own interrupt line.
+pub struct SimDevice {
+    card: SharedCard,
+    node: usize,
+}
+
+impl SimDevice {
+    /// The card behind this device.
+    pub fn card(&self) -> &SharedCard {
+        &self.card
+    }
+    /// Dense node index.
+    pub fn node(&self) -> usize {
+        self.node
+    }
+}
+
+impl Device for SimDevice {
+    fn window_bytes(&self) -> u64 {
+        NODE_WINDOW_BYTES as u64
+    }
+
+    fn read32(&mut self, offset: BarOffset) -> Result<u32, DriverError> {
+        if offset.0 & 3 != 0 || offset.0 + 4 > NODE_WINDOW_BYTES as u64 {
+            return Err(DriverError::OutOfWindow {
+                offset,
+                window_bytes: NODE_WINDOW_BYTES as u64,
+            });
+        }
+        let mut c = self.card.borrow_mut();
+        let (v, _) = c.bus(self.node, offset.0 as u32, None).map_err(sim_err)?;
+        Ok(if c.vanished { u32::MAX } else { v })
+    }
+
+    fn write32(&mut self, offset: BarOffset, value: u32) -> Result<(), DriverError> {
+        if offset.0 & 3 != 0 || offset.0 + 4 > NODE_WINDOW_BYTES as u64 {
+            return Err(DriverError::OutOfWindow {
+                offset,
+                window_bytes: NODE_WINDOW_BYTES as u64,
+            });
+        }
+        let mut c = self.card.borrow_mut();
+        if c.vanished {
+            return Ok(()); // a write to a vanished card goes nowhere
+        }
+        c.bus(self.node, offset.0 as u32, Some(value))
+            .map_err(sim_err)?;
+        Ok(())
+    }
+
+    fn alloc_dma(&mut self, bytes: usize) -> Result<DmaRegion, DriverError> {
+        let mut c = self.card.borrow_mut();
+        let m = &mut c.mem[self.node];
+        let id = m.next_id;
+        m.next_id += 1;
+        let iova = m.next_iova;
+        m.next_iova += (bytes as u64).next_multiple_of(0x1000) + 0x1000; // guard page
+        m.regions.insert(id, (iova, vec![0; bytes]));
+        Ok(DmaRegion::new(id, Iova(iova), bytes))
+    }
+
+    fn free_dma(&mut self, region: DmaRegion) -> Result<(), DriverError> {
+        self.card.borrow_mut().mem[self.node]
+            .regions
+            .remove(&region.id());
+        Ok(())
+    }
+
+    fn dma_read(
+        &mut self,
+        region: &DmaRegion,
+        offset: usize,
+        buf: &mut [u8],
+    ) -> Result<(), DriverError> {
+        region.check(offset, buf.len())?;
+        let c = self.card.borrow();
+        let (_, bytes) =
+            c.mem[self.node]
+                .regions
+                .get(&region.id())
+                .ok_or(DriverError::DmaOutOfRange {
+                    iova: region.iova(),
+                    offset,
+                    len: buf.len(),
+                    region_bytes: 0,
+                })?;
+        buf.copy_from_slice(&bytes[offset..offset + buf.len()]);
+        Ok(())
+    }
+
+    fn dma_write(
+        &mut self,
+        region: &DmaRegion,
+        offset: usize,
+        data: &[u8],
+    ) -> Result<(), DriverError> {
+        region.check(offset, data.len())?;
+        let mut c = self.card.borrow_mut();
+        let (_, bytes) =
+            c.mem[self.node]
+                .regions
+                .get_mut(&region.id())
+                .ok_or(DriverError::DmaOutOfRange {
+                    iova: region.iova(),
+                    offset,
+                    len: data.len(),
+                    region_bytes: 0,
+                })?;
+        bytes[offset..offset + data.len()].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn take_event(&mut self) -> Option<Event> {
+        self.card.borrow_mut().events[self.node].pop_front()
+    }
+
+    fn wait(&mut self, max_cycles: u64) -> Result<Option<Event>, DriverError> {
+        let mut c = self.card.borrow_mut();
+        for _ in 0..max_cycles {
+            if let Some(e) = c.events[self.node].pop_front() {
+                return Ok(Some(e));
+            }
+            c.step().map_err(sim_err)?;
+        }
+        Ok(c.events[self.node].pop_front())
+    }
+
+    fn advance_time(&mut self, cycles: u64) -> Result<(), DriverError> {
+        self.card.borrow_mut().steps(cycles).map_err(sim_err)
+    }
+
+    fn now(&self) -> u64 {
+        self.card.borrow().cycle
+    }
+}
