@@ -36,7 +36,10 @@ pub fn top_ports(verilog: &str) -> Result<Vec<Port>, FlowError> {
     let mut in_top = false;
     let mut ports = vec![];
     for line in verilog.lines() {
-        let t = line.trim();
+        // Declarations may carry attributes in block comments (the generator
+        // tags every reg with `verilator isolate_assignments`).
+        let uncommented = strip_block_comments(line);
+        let t = uncommented.trim();
         if t.starts_with("module top(") || t.starts_with("module top ") || t == "module top" {
             in_top = true;
             continue;
@@ -80,6 +83,21 @@ pub fn top_ports(verilog: &str) -> Result<Vec<Port>, FlowError> {
         return Err(FlowError::NoTop);
     }
     Ok(ports)
+}
+
+/// `line` without its `/* ... */` comments.
+fn strip_block_comments(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        match rest[start + 2..].find("*/") {
+            Some(end) => rest = &rest[start + 2 + end + 2..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What the wrapper consumes and produces, for the report.
@@ -220,6 +238,20 @@ mod tests {
         );
         assert_eq!(p[3].dir, Dir::Out);
         assert_eq!(p[3].bits, 5);
+    }
+
+    #[test]
+    fn reads_ports_whose_declarations_carry_attributes() {
+        let text = "module top(b);\n    output reg  [4:0] b /*verilator isolate_assignments*/;\nendmodule\n";
+        let p = top_ports(text).unwrap();
+        assert_eq!(
+            p,
+            vec![Port {
+                name: "b".into(),
+                dir: Dir::Out,
+                bits: 5
+            }]
+        );
     }
 
     #[test]
