@@ -80,6 +80,12 @@ pub enum SimError {
     EjectOverrun(u8),
 }
 
+/// Cycles after reset until every router's sequencer has loaded its route
+/// table and cleared its group table (plus two for the status to settle).
+pub(crate) fn router_init_cycles(geometry: MeshGeometry) -> u64 {
+    geometry.table_entries().max(GROUP_TABLE_ENTRIES) as u64 + 2
+}
+
 /// Lists the compiled variants as `WxH:bits`.
 pub fn built_variants() -> Vec<(MeshGeometry, u32)> {
     VARIANTS
@@ -229,7 +235,7 @@ impl Fabric {
         }
         self.io.reset = 0;
         // The sequencer loads the route table and clears the group table.
-        self.step_n(self.geometry.table_entries().max(GROUP_TABLE_ENTRIES) as u64 + 2)?;
+        self.step_n(router_init_cycles(self.geometry))?;
         for id in self.geometry.node_ids().collect::<Vec<_>>() {
             if self.cfg_read(id, router_addr::STATUS)? & 1 == 0 {
                 return Err(SimError::InitTimeout(id.0));
