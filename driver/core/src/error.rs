@@ -144,6 +144,23 @@ pub enum DriverError {
         /// Cycles waited.
         cycles: u64,
     },
+    /// A service id outside 1..=63.
+    #[error("service id {0} is out of range: services are 1..=63 (0 means none)")]
+    BadServiceId(u32),
+    /// A node id past the mesh.
+    #[error("node {node} is not on this card ({nodes} nodes)")]
+    BadNode {
+        /// Node asked for.
+        node: u8,
+        /// Nodes on the card.
+        nodes: u32,
+    },
+    /// A search policy the card cannot run.
+    #[error("bad search policy: {0}")]
+    BadPolicy(String),
+    /// A search is already running on this endpoint.
+    #[error("a search is already running on this endpoint; wait for its result")]
+    SearchRunning,
     /// The backend failed (VFIO syscall, simulator).
     #[error("{backend} backend: {message}")]
     Backend {

@@ -17,6 +17,7 @@ pub mod endpoint;
 mod error;
 pub mod fake;
 pub mod ring;
+pub mod services;
 
 pub use blocks::{read_checked, BlockMap, FoundBlock};
 pub use device::{Device, DmaRegion, Event};
@@ -25,3 +26,4 @@ pub use endpoint::{
 };
 pub use error::DriverError;
 pub use replimesh_regs::{BarOffset, Iova};
+pub use services::{Presence, Rule, SearchStatus, SearchStep, ServiceId};

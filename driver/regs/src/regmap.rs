@@ -126,6 +126,62 @@ regs!(spec::ERROR_BLOCK, error {
     ERR_VALUE_HI = VALUE_HI,
 });
 
+regs!(spec::SERVICE_BLOCK, service {
+    SVC_CONFIG = CONFIG,
+    SVC_LEASE_CYCLES = LEASE_CYCLES,
+    SVC_HEARTBEAT = HEARTBEAT,
+    SVC_STATUS = STATUS,
+    SVC_SEARCH_START = SEARCH_START,
+    SVC_SEARCH_CONFIG = SEARCH_CONFIG,
+    SVC_SEARCH_STATUS = SEARCH_STATUS,
+    SVC_SEARCH_RESULT = SEARCH_RESULT,
+    SVC_SEARCH_CYCLES = SEARCH_CYCLES,
+    SVC_LAST_FAILOVER = LAST_FAILOVER,
+});
+
+/// An entry of a register table: the block, the table and the index,
+/// checked against the table's size when made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableReg {
+    /// Block.
+    pub block: &'static BlockSpec,
+    /// Table.
+    pub table: &'static spec::TableSpec,
+    /// Entry.
+    pub index: u32,
+}
+
+impl TableReg {
+    /// Entry `index` of `table` in `block`; `None` past the table's end.
+    pub fn new(
+        block: &'static BlockSpec,
+        table: &'static spec::TableSpec,
+        index: u32,
+    ) -> Option<Self> {
+        table.entry(index).map(|_| TableReg {
+            block,
+            table,
+            index,
+        })
+    }
+    /// The entry's window offset given its block's base.
+    pub fn at(&self, block_base: BarOffset) -> BarOffset {
+        block_base.add(self.table.offset + 4 * self.index)
+    }
+    /// `block.table[index]`, for messages.
+    pub fn name(&self) -> String {
+        format!("{}.{}[{}]", self.block.name, self.table.name, self.index)
+    }
+}
+
+/// Every register of the service block (counters included), by name.
+pub fn service_regs() -> impl Iterator<Item = Reg> {
+    spec::service::REGS.iter().map(|r| Reg {
+        block: &spec::SERVICE_BLOCK,
+        spec: r,
+    })
+}
+
 /// The per-cause error counter of `cause`.
 pub fn error_counter(cause: spec::ErrorCause) -> Reg {
     let name = spec::counters::for_cause(cause).name;

@@ -85,6 +85,7 @@ impl Card {
                     Endpoint::new(EndpointParams {
                         id,
                         router_fifo_depth: fifo_depth,
+                        geometry,
                     })
                 })
                 .collect(),

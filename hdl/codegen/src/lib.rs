@@ -42,6 +42,8 @@ pub fn packet_format_md() -> String {
             k.name(),
             if k.is_point_to_point() {
                 "point to point: wormhole, by the route table"
+            } else if k == PacketKind::ServiceRequest {
+                "never reaches a router: the sending endpoint addresses it by its reroute rule and sends it as `unicast` (a router drops it as unknown)"
             } else if k.is_scoped() {
                 "fan-out (virtual cut-through): along the scope's X-then-Y spanning tree"
             } else {
@@ -51,6 +53,20 @@ pub fn packet_format_md() -> String {
     }
     s.push_str("\nFan-out packets are at most the router FIFO depth (8 flits, header included) long; see `fanout.md`.\n");
     s.push_str("\nOther values are malformed: the first router drops the packet and counts it in `drop_malformed_total`.\n");
+    s.push_str("\n## Service payloads\n\nDiscovery requests and answers and control messages are two flits: the head and one payload flit whose bits 31..0 hold these fields (bits 63..32 are zero). Endpoints drop other lengths as malformed (`docs/services.md`).\n\n| bits | field | meaning |\n|---|---|---|\n");
+    for f in replimesh_spec::service::PAYLOAD_FIELDS {
+        s.push_str(&format!(
+            "| {}..{} | `{}` | {} |\n",
+            f.lsb + f.width - 1,
+            f.lsb,
+            f.name,
+            f.doc
+        ));
+    }
+    s.push_str("\n| control opcode | name |\n|---|---|\n");
+    for o in replimesh_spec::service::ControlOp::ALL {
+        s.push_str(&format!("| {} | `{}` |\n", o as u32, o.name()));
+    }
     s
 }
 
@@ -165,6 +181,31 @@ pub fn regmap_md() -> String {
                 r.name,
                 r.access.name(),
                 reset,
+                doc
+            ));
+        }
+        for t in b.tables {
+            let mut doc = t.doc.to_string();
+            for f in t.fields {
+                let bits = if f.width == 1 {
+                    format!("{}", f.lsb)
+                } else {
+                    format!("{}..{}", f.lsb + f.width - 1, f.lsb)
+                };
+                doc.push_str(&format!(
+                    "; bit{} {bits} `{}`: {}",
+                    if f.width == 1 { "" } else { "s" },
+                    f.name,
+                    f.doc
+                ));
+            }
+            s.push_str(&format!(
+                "| 0x{:03X} + 4 * i (i < {}) | `{}[i]` | {} | 0x{:X} | {} |\n",
+                t.offset,
+                t.entries,
+                t.name,
+                t.access.name(),
+                t.reset,
                 doc
             ));
         }

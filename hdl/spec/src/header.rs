@@ -107,7 +107,7 @@ pub const FIELD_KIND: HeaderField = field(
     0,
     16,
     3,
-    "packet kind (unicast, multicast, scoped broadcast, discovery, control, ack)",
+    "packet kind (unicast, multicast, scoped broadcast, discovery request/answer, control, ack, service request)",
     "router: unknown kinds are dropped and counted",
 );
 /// Deliver a fan-out packet to its own source too.
@@ -204,13 +204,18 @@ pub enum PacketKind {
     DiscoveryAnswer = 4,
     /// Control plane (link state) message.
     Control = 5,
-    /// End-to-end acknowledgement.
+    /// End-to-end acknowledgement (and a service's reply).
     Ack = 6,
+    /// To a service, not a node: the sending endpoint fills `dest` from its
+    /// reroute rule for `service` and sends the packet on as `unicast`.
+    /// Only hosts write this kind; routers never see it (they drop it as
+    /// unknown).
+    ServiceRequest = 7,
 }
 
 impl PacketKind {
     /// Every kind, in encoding order.
-    pub const ALL: [PacketKind; 7] = [
+    pub const ALL: [PacketKind; 8] = [
         PacketKind::Unicast,
         PacketKind::Multicast,
         PacketKind::ScopedBroadcast,
@@ -218,6 +223,7 @@ impl PacketKind {
         PacketKind::DiscoveryAnswer,
         PacketKind::Control,
         PacketKind::Ack,
+        PacketKind::ServiceRequest,
     ];
 
     /// Decodes a `kind` field value.
@@ -235,13 +241,15 @@ impl PacketKind {
             PacketKind::DiscoveryAnswer => "discovery_answer",
             PacketKind::Control => "control",
             PacketKind::Ack => "ack",
+            PacketKind::ServiceRequest => "service_request",
         }
     }
 
     /// Whether routers forward this kind point to point (wormhole, by the
-    /// route table); the others are fan-out kinds.
+    /// route table): every kind but the fan-out kinds and `service_request`
+    /// (which the sending endpoint turns into `unicast`).
     pub fn is_point_to_point(self) -> bool {
-        !self.is_fanout()
+        !self.is_fanout() && self != PacketKind::ServiceRequest
     }
 
     /// Whether routers replicate this kind (virtual cut-through, at most the
@@ -282,7 +290,9 @@ mod tests {
         for k in PacketKind::ALL {
             assert_eq!(PacketKind::from_bits(k as u32), Some(k));
         }
-        assert_eq!(PacketKind::from_bits(7), None);
+        assert_eq!(PacketKind::from_bits(8), None);
+        assert!(!PacketKind::ServiceRequest.is_point_to_point());
+        assert!(!PacketKind::ServiceRequest.is_fanout());
         assert!(PacketKind::ALL
             .iter()
             .all(|k| (*k as u32) <= FIELD_KIND.max()));

@@ -18,6 +18,7 @@ mod geometry;
 mod header;
 pub mod regmap;
 mod router_regs;
+pub mod service;
 
 pub use fanout::{GroupId, Scope, ScopeMode, GROUP_TABLE_ENTRIES};
 pub use geometry::{dor_route, MeshGeometry, NodeId, PortDir, Route, MAX_MESH_DIM, MIN_MESH_DIM};

@@ -187,6 +187,13 @@ impl RegSpec {
     pub fn field(&self, name: &str) -> Option<&'static RegField> {
         self.fields.iter().find(|f| f.name == name)
     }
+    /// The value after reset (0 for values filled in at generation time).
+    pub const fn reset_value(&self) -> u32 {
+        match self.reset {
+            Reset::Value(v) | Reset::Constant(v) => v,
+            Reset::Generated(_) => 0,
+        }
+    }
 }
 
 const fn reg(
@@ -247,8 +254,49 @@ pub struct BlockSpec {
     pub span: u32,
     /// Registers past the header, by offset.
     pub regs: &'static [RegSpec],
+    /// Tables (arrays of registers) past the registers.
+    pub tables: &'static [TableSpec],
     /// What the block is for.
     pub doc: &'static str,
+}
+
+/// A table: `entries` registers of the same layout, 4 bytes apart, indexed
+/// by something the hardware also looks up (a service id, a search step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TableSpec {
+    /// Name, lower snake case.
+    pub name: &'static str,
+    /// Byte offset of entry 0 inside the block.
+    pub offset: u32,
+    /// Number of entries.
+    pub entries: u32,
+    /// Access (every entry alike).
+    pub access: RegAccess,
+    /// Value of every entry after reset.
+    pub reset: u32,
+    /// Bit fields of one entry.
+    pub fields: &'static [RegField],
+    /// What an entry means and what its index is.
+    pub doc: &'static str,
+}
+
+impl TableSpec {
+    /// Byte offset of entry `index` inside the block, or `None` past the end.
+    pub const fn entry(&self, index: u32) -> Option<u32> {
+        if index < self.entries {
+            Some(self.offset + 4 * index)
+        } else {
+            None
+        }
+    }
+    /// Bytes the table spans.
+    pub const fn bytes(&self) -> u32 {
+        4 * self.entries
+    }
+    /// Looks a field up by name.
+    pub fn field(&self, name: &str) -> Option<&'static RegField> {
+        self.fields.iter().find(|f| f.name == name)
+    }
 }
 
 impl BlockSpec {
@@ -259,6 +307,10 @@ impl BlockSpec {
     /// Looks a register up by name.
     pub fn reg(&self, name: &str) -> Option<&'static RegSpec> {
         self.regs.iter().find(|r| r.name == name)
+    }
+    /// Looks a table up by name.
+    pub fn table(&self, name: &str) -> Option<&'static TableSpec> {
+        self.tables.iter().find(|t| t.name == name)
     }
 }
 
@@ -525,11 +577,16 @@ pub enum ErrorCause {
     RxOverflow = 6,
     /// A ring size that is not a power of two in 2..=1024.
     RingSize = 7,
+    /// A reroute rule naming a node outside the mesh.
+    RuleNode = 8,
+    /// A search start that cannot run: a search is running, the service id
+    /// is 0 or past the presence table, or the policy has no step.
+    SearchStart = 9,
 }
 
 impl ErrorCause {
     /// Every cause.
-    pub const ALL: [ErrorCause; 7] = [
+    pub const ALL: [ErrorCause; 9] = [
         ErrorCause::TxLength,
         ErrorCause::DmaWindow,
         ErrorCause::RingIndex,
@@ -537,6 +594,8 @@ impl ErrorCause {
         ErrorCause::RegUnmapped,
         ErrorCause::RxOverflow,
         ErrorCause::RingSize,
+        ErrorCause::RuleNode,
+        ErrorCause::SearchStart,
     ];
     /// Name, matching its counter `err_<name>_total`.
     pub const fn name(self) -> &'static str {
@@ -548,6 +607,8 @@ impl ErrorCause {
             ErrorCause::RegUnmapped => "reg_unmapped",
             ErrorCause::RxOverflow => "rx_overflow",
             ErrorCause::RingSize => "ring_size",
+            ErrorCause::RuleNode => "rule_node",
+            ErrorCause::SearchStart => "search_start",
         }
     }
     /// Meaning.
@@ -560,6 +621,8 @@ impl ErrorCause {
             ErrorCause::RegUnmapped => "access to an unmapped offset; reads return 0, writes are ignored",
             ErrorCause::RxOverflow => "received packet longer than its RX buffer; dropped, the descriptor completes with this cause",
             ErrorCause::RingSize => "ring size not a power of two in 2..=1024; the write is ignored",
+            ErrorCause::RuleNode => "reroute rule names a node outside the mesh; the write is ignored",
+            ErrorCause::SearchStart => "search start while a search runs, for service 0 or past the presence table, or with no policy step; ignored",
         }
     }
     /// Decodes a cause value.
@@ -679,6 +742,24 @@ pub mod counters {
         &[],
         "errors of cause `ring_size`",
     );
+    /// Bad rules.
+    pub const ERR_RULE_NODE: RegSpec = reg(
+        "err_rule_node_total",
+        0x3C,
+        Ro,
+        0,
+        &[],
+        "errors of cause `rule_node`",
+    );
+    /// Bad search starts.
+    pub const ERR_SEARCH_START: RegSpec = reg(
+        "err_search_start_total",
+        0x40,
+        Ro,
+        0,
+        &[],
+        "errors of cause `search_start`",
+    );
     /// All registers.
     pub const REGS: &[RegSpec] = &[
         TX_PACKETS,
@@ -693,6 +774,8 @@ pub mod counters {
         ERR_REG_UNMAPPED,
         ERR_RX_OVERFLOW,
         ERR_RING_SIZE,
+        ERR_RULE_NODE,
+        ERR_SEARCH_START,
     ];
 
     /// The counter of `cause`.
@@ -738,8 +821,357 @@ pub mod error {
     pub const REGS: &[RegSpec] = &[CAUSE, INFO, VALUE_LO, VALUE_HI];
 }
 
+/// Registers of the service block: presence table, reroute rules, the
+/// expanding-search engine, quarantine and their counters (issue 6, see
+/// `docs/services.md`).
+pub mod service {
+    use super::*;
+    use crate::service::{SEARCH_STEPS, SERVICE_ENTRIES};
+    /// Switches.
+    pub const CONFIG: RegSpec = reg(
+        "config",
+        0x0C,
+        Rw,
+        1,
+        &[RegField::bits(
+            "answer_enable",
+            0,
+            1,
+            "answer discovery requests for present, accepting services (0: stay silent)",
+        )],
+        "service unit switches",
+    );
+    /// Host liveness lease.
+    pub const LEASE_CYCLES: RegSpec = reg(
+        "lease_cycles",
+        0x10,
+        Rw,
+        0,
+        &[],
+        "host liveness lease in cycles: when no `heartbeat` write came for this long, every service counts as not accepting (silent to searches, requests refused); 0 turns the lease off",
+    );
+    /// Heartbeat.
+    pub const HEARTBEAT: RegSpec = reg(
+        "heartbeat",
+        0x14,
+        Rw,
+        0,
+        &[],
+        "any write restarts the lease; reads the last value written",
+    );
+    /// State.
+    pub const STATUS: RegSpec = reg(
+        "status",
+        0x18,
+        Ro,
+        0,
+        &[
+            RegField::bits("lease_expired", 0, 1, "the host's lease ran out"),
+            RegField::bits(
+                "quarantined",
+                1,
+                1,
+                "this node is quarantined: everything its host sends is dropped here, it answers no search",
+            ),
+        ],
+        "service unit state",
+    );
+    /// Starts a search.
+    pub const SEARCH_START: RegSpec = reg(
+        "search_start",
+        0x1C,
+        Rw,
+        0,
+        &[
+            RegField::bits("service", 0, 8, "service id to search for (1..63)"),
+            RegField::bits(
+                "max_load",
+                8,
+                8,
+                "replicas whose load is above this stay silent",
+            ),
+            RegField::bits(
+                "install",
+                16,
+                1,
+                "when found, write the rule: best replica primary, second best fallback",
+            ),
+        ],
+        "writing starts an expanding search along the policy table; rejected (`search_start`) while one runs",
+    );
+    /// Search policy shape.
+    pub const SEARCH_CONFIG: RegSpec = reg(
+        "search_config",
+        0x20,
+        Rw,
+        crate::service::SEARCH_CONFIG_RESET,
+        &[
+            RegField::bits("steps", 0, 4, "policy steps used, 1..8"),
+            RegField::bits(
+                "window_cycles",
+                16,
+                16,
+                "after the first answer, collect answers this many cycles more and pick the least loaded",
+            ),
+        ],
+        "expanding search: how many policy steps, and the answer window",
+    );
+    /// Search state.
+    pub const SEARCH_STATUS: RegSpec = reg(
+        "search_status",
+        0x24,
+        Ro,
+        0,
+        &[
+            RegField::bits(
+                "state",
+                0,
+                2,
+                "0 idle, 1 running, 2 found, 3 not found after the last step",
+            ),
+            RegField::bits("has_second", 2, 1, "a second replica answered"),
+            RegField::bits(
+                "step",
+                4,
+                3,
+                "policy step that found the replica (or the last step tried)",
+            ),
+            RegField::bits("answers", 8, 8, "answers accepted in this search"),
+            RegField::bits("tag", 16, 16, "tag of this search's requests"),
+        ],
+        "the last search",
+    );
+    /// Search result.
+    pub const SEARCH_RESULT: RegSpec = reg(
+        "search_result",
+        0x28,
+        Ro,
+        0,
+        &[
+            RegField::bits("node", 0, 8, "least loaded replica"),
+            RegField::bits("load", 8, 8, "its load"),
+            RegField::bits(
+                "second_node",
+                16,
+                8,
+                "second least loaded (if `has_second`)",
+            ),
+            RegField::bits("second_load", 24, 8, "its load"),
+        ],
+        "replicas the last search found",
+    );
+    /// Search duration.
+    pub const SEARCH_CYCLES: RegSpec = reg(
+        "search_cycles",
+        0x2C,
+        Ro,
+        0,
+        &[],
+        "cycles from the start of the last search to its result",
+    );
+    const fn quarantine(name: &'static str, offset: u32, doc: &'static str) -> RegSpec {
+        reg(name, offset, Ro, 0, &[], doc)
+    }
+    /// Quarantined nodes 0..31.
+    pub const QUARANTINE_0: RegSpec = quarantine("quarantine_0", 0x30, "quarantined nodes 0..31 (bit n = node n); set and cleared only by control messages from the mesh, never by this host");
+    /// Quarantined nodes 32..63.
+    pub const QUARANTINE_1: RegSpec = quarantine("quarantine_1", 0x34, "quarantined nodes 32..63");
+    /// Quarantined nodes 64..95.
+    pub const QUARANTINE_2: RegSpec = quarantine("quarantine_2", 0x38, "quarantined nodes 64..95");
+    /// Quarantined nodes 96..127.
+    pub const QUARANTINE_3: RegSpec = quarantine("quarantine_3", 0x3C, "quarantined nodes 96..127");
+    /// Quarantined nodes 128..159.
+    pub const QUARANTINE_4: RegSpec =
+        quarantine("quarantine_4", 0x40, "quarantined nodes 128..159");
+    /// Quarantined nodes 160..191.
+    pub const QUARANTINE_5: RegSpec =
+        quarantine("quarantine_5", 0x44, "quarantined nodes 160..191");
+    /// Quarantined nodes 192..223.
+    pub const QUARANTINE_6: RegSpec =
+        quarantine("quarantine_6", 0x48, "quarantined nodes 192..223");
+    /// Quarantined nodes 224..255.
+    pub const QUARANTINE_7: RegSpec =
+        quarantine("quarantine_7", 0x4C, "quarantined nodes 224..255");
+    const fn counter(name: &'static str, offset: u32, doc: &'static str) -> RegSpec {
+        reg(name, offset, Ro, 0, &[], doc)
+    }
+    /// Discovery requests received.
+    pub const DISCOVERY_SEEN: RegSpec = counter(
+        "discovery_seen_total",
+        0x50,
+        "discovery requests that reached this endpoint (consumed here, never shown to the host)",
+    );
+    /// Answers sent.
+    pub const DISCOVERY_ANSWERED: RegSpec = counter(
+        "discovery_answered_total",
+        0x54,
+        "discovery answers this endpoint sent",
+    );
+    /// Requests left unanswered.
+    pub const DISCOVERY_SILENT: RegSpec = counter("discovery_silent_total", 0x58, "requests not answered: service absent, not accepting, load above the request's `max_load`, lease expired or quarantined");
+    /// Answers not sent because one was still waiting.
+    pub const DISCOVERY_BUSY: RegSpec = counter("discovery_busy_total", 0x5C, "requests dropped because the previous answer was still waiting to be sent (the searcher may ask again)");
+    /// Answers the search engine took.
+    pub const ANSWERS_ACCEPTED: RegSpec = counter(
+        "answers_accepted_total",
+        0x60,
+        "discovery answers accepted by this node's search engine",
+    );
+    /// Answers the search engine refused.
+    pub const ANSWERS_REJECTED: RegSpec = counter("answers_rejected_total", 0x64, "answers dropped: no search running, stale tag, other service, from outside the step's scope or from a quarantined node");
+    /// Requests sent.
+    pub const REQUESTS_SENT: RegSpec = counter(
+        "requests_sent_total",
+        0x68,
+        "discovery requests this node's search engine sent (one per policy step tried)",
+    );
+    /// Packets addressed by a rule.
+    pub const RULE_SENDS: RegSpec = counter(
+        "rule_sends_total",
+        0x6C,
+        "`service_request` packets addressed by a reroute rule and sent",
+    );
+    /// Packets without a rule.
+    pub const RULE_MISSES: RegSpec = counter("rule_misses_total", 0x70, "`service_request` packets dropped: no valid rule for the service (or service past the table)");
+    /// Fail-overs.
+    pub const FAILOVERS: RegSpec = counter(
+        "failovers_total",
+        0x74,
+        "rules switched to their fallback on a refusal from the current replica",
+    );
+    /// Refusals sent.
+    pub const NACKS_SENT: RegSpec = counter("nacks_sent_total", 0x78, "service packets refused here (service absent or not accepting, lease expired): dropped, a `nack` control message sent back");
+    /// Quarantine drops.
+    pub const QUARANTINE_DROPS: RegSpec = counter("quarantine_drops_total", 0x7C, "packets dropped for quarantine: sent by this host while quarantined, or received from a quarantined node");
+    /// Malformed packets.
+    pub const MALFORMED: RegSpec = counter("malformed_total", 0x80, "discovery or control packets of the wrong length or with an unknown opcode, and `discovery_answer` packets a host tried to send; dropped");
+    /// Unknown services.
+    pub const UNKNOWN_SERVICE: RegSpec = counter("unknown_service_total", 0x84, "discovery requests and service packets naming service 0 or a service past the presence table; dropped");
+    /// Last fail-over.
+    pub const LAST_FAILOVER: RegSpec = reg(
+        "last_failover",
+        0x88,
+        Ro,
+        0,
+        &[
+            RegField::bits("service", 0, 8, "service whose rule switched last"),
+            RegField::bits("from", 8, 8, "replica that refused"),
+            RegField::bits("to", 16, 8, "replica the rule switched to"),
+            RegField::bits(
+                "none_left",
+                24,
+                1,
+                "no fallback was left: the rule was invalidated",
+            ),
+        ],
+        "the last rule fail-over",
+    );
+    /// All registers.
+    pub const REGS: &[RegSpec] = &[
+        CONFIG,
+        LEASE_CYCLES,
+        HEARTBEAT,
+        STATUS,
+        SEARCH_START,
+        SEARCH_CONFIG,
+        SEARCH_STATUS,
+        SEARCH_RESULT,
+        SEARCH_CYCLES,
+        QUARANTINE_0,
+        QUARANTINE_1,
+        QUARANTINE_2,
+        QUARANTINE_3,
+        QUARANTINE_4,
+        QUARANTINE_5,
+        QUARANTINE_6,
+        QUARANTINE_7,
+        DISCOVERY_SEEN,
+        DISCOVERY_ANSWERED,
+        DISCOVERY_SILENT,
+        DISCOVERY_BUSY,
+        ANSWERS_ACCEPTED,
+        ANSWERS_REJECTED,
+        REQUESTS_SENT,
+        RULE_SENDS,
+        RULE_MISSES,
+        FAILOVERS,
+        NACKS_SENT,
+        QUARANTINE_DROPS,
+        MALFORMED,
+        UNKNOWN_SERVICE,
+        LAST_FAILOVER,
+    ];
+    /// The quarantine bitmap words, node 0 first.
+    pub const QUARANTINE: [RegSpec; 8] = [
+        QUARANTINE_0,
+        QUARANTINE_1,
+        QUARANTINE_2,
+        QUARANTINE_3,
+        QUARANTINE_4,
+        QUARANTINE_5,
+        QUARANTINE_6,
+        QUARANTINE_7,
+    ];
+
+    /// The presence table.
+    pub const PRESENCE: TableSpec = TableSpec {
+        name: "presence",
+        offset: 0x100,
+        entries: SERVICE_ENTRIES,
+        access: Rw,
+        reset: 0,
+        fields: &[
+            RegField::bits("present", 0, 1, "this node hosts the service"),
+            RegField::bits("accepting", 1, 1, "and takes new requests"),
+            RegField::bits("load", 8, 8, "load level reported in answers (0 idle .. 255 full)"),
+        ],
+        doc: "service presence, indexed by service id; written by the node's runtime, read by the discovery responder and the request check",
+    };
+    /// The reroute rules.
+    pub const RULES: TableSpec = TableSpec {
+        name: "rules",
+        offset: 0x200,
+        entries: SERVICE_ENTRIES,
+        access: Rw,
+        reset: 0,
+        fields: &[
+            RegField::bits("valid", 0, 1, "the rule addresses `service_request` packets"),
+            RegField::bits("use_fallback", 1, 1, "send to the fallback (set by hardware on fail-over)"),
+            RegField::bits("has_fallback", 2, 1, "`fallback` names a replica"),
+            RegField::bits("primary", 8, 8, "replica node"),
+            RegField::bits("fallback", 16, 8, "replica used when the primary refuses or is quarantined"),
+        ],
+        doc: "reroute rule, indexed by service id: one 32-bit write changes a rule atomically; a node past the mesh is rejected (`rule_node`)",
+    };
+    /// The expanding-search policy.
+    pub const POLICY: TableSpec = TableSpec {
+        name: "policy",
+        offset: 0x300,
+        entries: SEARCH_STEPS,
+        access: Rw,
+        reset: crate::service::POLICY_RESET,
+        fields: &[
+            RegField::bits(
+                "scope",
+                0,
+                6,
+                "scope of this step's discovery request (header `scope` encoding)",
+            ),
+            RegField::bits(
+                "timeout_cycles",
+                8,
+                24,
+                "cycles to wait for a first answer before the next step",
+            ),
+        ],
+        doc: "expanding-search steps, narrowest first, indexed by step",
+    };
+    /// All tables.
+    pub const TABLES: &[TableSpec] = &[PRESENCE, RULES, POLICY];
+}
+
 /// Version of the register map as a whole (the ID block's `spec_version`).
-pub const REGMAP_VERSION: BlockVersion = v(1, 0, 0);
+pub const REGMAP_VERSION: BlockVersion = v(1, 1, 0);
 /// Largest packet a TX descriptor may carry, header included.
 pub const MAX_PACKET_BYTES_VALUE: u32 = 256;
 /// Offset inside the router block where router word address 0 sits; router
@@ -753,6 +1185,7 @@ pub const ID_BLOCK: BlockSpec = BlockSpec {
     version: v(1, 0, 0),
     span: 0x100,
     regs: id::REGS,
+    tables: &[],
     doc: "global identification: register-map version, spec hash, node id, mesh shape",
 };
 /// Endpoint control.
@@ -762,6 +1195,7 @@ pub const EP_CTRL_BLOCK: BlockSpec = BlockSpec {
     version: v(1, 0, 0),
     span: 0x100,
     regs: ep_ctrl::REGS,
+    tables: &[],
     doc: "endpoint control and status, the node's DMA window",
 };
 /// TX ring.
@@ -771,6 +1205,7 @@ pub const TX_RING_BLOCK: BlockSpec = BlockSpec {
     version: v(1, 0, 0),
     span: 0x100,
     regs: tx_ring::REGS,
+    tables: &[],
     doc: "host-to-mesh descriptor ring: the host writes `producer`, the endpoint `consumer`",
 };
 /// RX ring.
@@ -780,6 +1215,7 @@ pub const RX_RING_BLOCK: BlockSpec = BlockSpec {
     version: v(1, 0, 0),
     span: 0x100,
     regs: rx_ring::REGS,
+    tables: &[],
     doc: "mesh-to-host descriptor ring: the endpoint writes `producer`, the host `consumer`",
 };
 /// Interrupts.
@@ -789,6 +1225,7 @@ pub const IRQ_BLOCK: BlockSpec = BlockSpec {
     version: v(1, 0, 0),
     span: 0x100,
     regs: irq::REGS,
+    tables: &[],
     doc: "interrupt enables, status, moderation and poll mode",
 };
 /// Counters.
@@ -798,6 +1235,7 @@ pub const COUNTERS_BLOCK: BlockSpec = BlockSpec {
     version: v(1, 0, 0),
     span: 0x100,
     regs: counters::REGS,
+    tables: &[],
     doc: "packet, byte, drop and per-cause error counters (wrap at 2^32)",
 };
 /// Error info.
@@ -807,7 +1245,18 @@ pub const ERROR_BLOCK: BlockSpec = BlockSpec {
     version: v(1, 0, 0),
     span: 0x100,
     regs: error::REGS,
+    tables: &[],
     doc: "the last error: cause, where, offending value",
+};
+/// Services: presence, rules, search, quarantine.
+pub const SERVICE_BLOCK: BlockSpec = BlockSpec {
+    name: "service",
+    kind: 0x0017,
+    version: v(1, 0, 0),
+    span: 0x800,
+    regs: service::REGS,
+    tables: service::TABLES,
+    doc: "replicated services: presence table, reroute rules, expanding search, quarantine (`services.md`)",
 };
 /// The router's configuration registers, reached through the node's window.
 pub const ROUTER_BLOCK: BlockSpec = BlockSpec {
@@ -816,6 +1265,7 @@ pub const ROUTER_BLOCK: BlockSpec = BlockSpec {
     version: v(1, 0, 0),
     span: 0x1000,
     regs: &[],
+    tables: &[],
     doc: "this node's router: its configuration registers (`router-registers.md`) at `0x100 + 4 * word address`, the route table from `0x100 + 4 * 0x100`",
 };
 
@@ -842,7 +1292,8 @@ pub const NODE_WINDOW: &[PlacedBlock] = &[
     place(&RX_RING_BLOCK, 0x0300, 0x0400),
     place(&IRQ_BLOCK, 0x0400, 0x0500),
     place(&COUNTERS_BLOCK, 0x0500, 0x0600),
-    place(&ERROR_BLOCK, 0x0600, 0x1000),
+    place(&ERROR_BLOCK, 0x0600, 0x0800),
+    place(&SERVICE_BLOCK, 0x0800, 0x1000),
     place(&ROUTER_BLOCK, 0x1000, 0),
 ];
 
@@ -973,6 +1424,17 @@ pub fn spec_hash() -> u32 {
                 h = fnv(h, &[f.lsb as u8, f.width as u8]);
             }
         }
+        for t in b.tables {
+            h = fnv(h, t.name.as_bytes());
+            for w in [t.offset, t.entries, t.reset] {
+                h = fnv(h, &w.to_le_bytes());
+            }
+            h = fnv(h, t.access.name().as_bytes());
+            for f in t.fields {
+                h = fnv(h, f.name.as_bytes());
+                h = fnv(h, &[f.lsb as u8, f.width as u8]);
+            }
+        }
     }
     for (_, r) in router_block_regs() {
         h = fnv(h, r.name.as_bytes());
@@ -1051,6 +1513,26 @@ pub fn validate_window(window: &[PlacedBlock]) -> Result<(), RegmapError> {
             for f in r.fields {
                 if f.width == 0 || f.lsb + f.width > 32 || used & f.mask() != 0 {
                     return Err(RegmapError::BadField(r.name, f.name));
+                }
+                used |= f.mask();
+            }
+        }
+        for (j, t) in b.tables.iter().enumerate() {
+            if t.offset % 4 != 0 || t.offset < BLOCK_HEADER_BYTES || t.offset + t.bytes() > b.span {
+                return Err(RegmapError::RegisterOutOfBlock(b.name, t.name));
+            }
+            let hits = |lo: u32, hi: u32| t.offset < hi && lo < t.offset + t.bytes();
+            if b.regs.iter().any(|r| hits(r.offset, r.offset + 4))
+                || b.tables[j + 1..]
+                    .iter()
+                    .any(|o| hits(o.offset, o.offset + o.bytes()))
+            {
+                return Err(RegmapError::RegisterOverlap(b.name, t.name));
+            }
+            let mut used = 0u32;
+            for f in t.fields {
+                if f.width == 0 || f.lsb + f.width > 32 || used & f.mask() != 0 {
+                    return Err(RegmapError::BadField(t.name, f.name));
                 }
                 used |= f.mask();
             }

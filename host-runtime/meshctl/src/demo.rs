@@ -35,6 +35,81 @@ struct DemoReport {
     traced: Vec<TracedPacket>,
     link_failure: String,
     traced_after_failure: TracedPacket,
+    services: ServicesDemo,
+}
+
+/// The replicated-service part of the demo, on the 4x4 card.
+#[derive(Serialize)]
+struct ServicesDemo {
+    #[serde(flatten)]
+    scenario: crate::services::ScenarioReport,
+    routes: RoutesOf,
+    service_tables: Vec<crate::services::ServiceRow>,
+    rules: Vec<RulesOf>,
+}
+
+#[derive(Serialize)]
+struct RoutesOf {
+    node: u8,
+    routes: Vec<crate::services::RouteRow>,
+}
+
+#[derive(Serialize)]
+struct RulesOf {
+    node: u8,
+    rules: Vec<crate::services::RuleRow>,
+}
+
+/// Runs the service scenario and reads every table back from the card.
+fn services_part(policy: replimesh_node::SearchPolicy) -> Result<ServicesDemo> {
+    use crate::services as sv;
+    let mut s = sv::scenario(6, true, policy)?;
+    if s.report.failed != 0 || s.report.completed != s.report.calls {
+        bail!(
+            "service scenario: {} of {} calls completed, {} failed",
+            s.report.completed,
+            s.report.calls,
+            s.report.failed
+        );
+    }
+    let g = MeshGeometry::new(4, 4).expect("4x4");
+    let victim = s.report.killed.unwrap_or(5) as usize;
+    // A client next to the dead replica: its routes and rules show the reroute.
+    let watch = (0..16)
+        .find(|n| {
+            !sv::REPLICAS.contains(n)
+                && g.coords(g.id_at(*n)).is_some_and(|(x, y)| {
+                    let (vx, vy) = g.coords(g.id_at(victim)).unwrap_or_default();
+                    x.abs_diff(vx) + y.abs_diff(vy) == 1
+                })
+        })
+        .unwrap_or(0);
+    let routes = RoutesOf {
+        node: watch as u8,
+        routes: sv::routes(s.cluster.node(watch).endpoint(), g)?,
+    };
+    s.cluster.run(1)?;
+    let mut service_tables = vec![];
+    let mut rules = vec![];
+    let mut cluster = s.cluster;
+    for n in 0..16 {
+        service_tables.extend(sv::services(cluster.node(n).endpoint())?);
+        if !sv::REPLICAS.contains(&n) {
+            rules.push(RulesOf {
+                node: n as u8,
+                rules: sv::rules(cluster.node(n).endpoint())?,
+            });
+        }
+        // The runtimes keep running while the tables are read (reads clock
+        // the model too): live nodes keep their lease.
+        cluster.run(1)?;
+    }
+    Ok(ServicesDemo {
+        scenario: s.report,
+        routes,
+        service_tables,
+        rules,
+    })
 }
 
 fn port_letter(one_hot: u32) -> char {
@@ -120,7 +195,8 @@ fn show(t: &TracedPacket) -> String {
     )
 }
 
-pub fn run(json: bool) -> Result<()> {
+pub fn run(json: bool, policy: Option<&std::path::Path>) -> Result<()> {
+    let policy = crate::services::load_policy(policy)?;
     let g = MeshGeometry::new(4, 4).expect("4x4");
     let mut f = Fabric::new(g, 64).context("building the 4x4 Verilator model")?;
     // Checked uniform traffic at half load.
@@ -169,6 +245,7 @@ pub fn run(json: bool) -> Result<()> {
         link_failure: "link (0,0)<->(1,0) marked down; routers fall back to the alternate port"
             .into(),
         traced_after_failure: after,
+        services: services_part(policy)?,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -199,5 +276,62 @@ pub fn run(json: bool) -> Result<()> {
     }
     println!("\n{}:", report.link_failure);
     println!("  {}", show(&report.traced_after_failure));
+    print_services(&report.services);
     Ok(())
+}
+
+fn print_services(d: &ServicesDemo) {
+    use crate::services as sv;
+    let r = &d.scenario;
+    println!(
+        "\nreplicated services on the 4x4 card (endpoints + routers in Verilator): service {} on nodes {:?}",
+        r.service, r.replicas
+    );
+    println!("discovery by the cards' expanding search (radius 1, then quadrant, then mesh):");
+    for x in &r.discoveries {
+        let s = &x.search;
+        println!(
+            "  node {:>2}{}: found {} (fallback {}) in step {} ({}) after {} cycles, {} answers",
+            x.node,
+            if s.background {
+                " (after fail-over)"
+            } else {
+                ""
+            },
+            s.replica.map_or("nothing".into(), |n| format!("node {n}")),
+            s.fallback.map_or("-".into(), |n| n.to_string()),
+            s.step,
+            s.scope,
+            s.cycles,
+            s.answers
+        );
+    }
+    if let Some(v) = r.killed {
+        println!(
+            "replica node {v} killed at cycle {} (runtime stopped: heartbeat gone, its card refuses requests)",
+            r.killed_at_cycle
+        );
+    }
+    println!(
+        "calls: {} issued, {} completed exactly once, {} failed; {} resent after a refusal, {} after a timeout; {} rule fail-overs in the cards; first reply from another replica {} cycles after the kill",
+        r.calls,
+        r.completed,
+        r.failed,
+        r.resent_on_nack,
+        r.resent_on_timeout,
+        r.failovers,
+        r.failover_cycles.map_or("-".into(), |c| c.to_string())
+    );
+    println!(
+        "served per replica: {:?}; after the kill: {:?}",
+        r.served_per_replica, r.served_after_kill
+    );
+    println!();
+    sv::print_routes(d.routes.node, &d.routes.routes);
+    println!();
+    sv::print_services(&d.service_tables);
+    println!();
+    for x in &d.rules {
+        sv::print_rules(x.node, &x.rules);
+    }
 }

@@ -8,6 +8,11 @@
 //! meshctl bench multicast --mesh 4x4 --json
 //! meshctl bench host --mesh 4x4 --json
 //! meshctl dump --mesh 2x2 --node 3
+//! meshctl routes --node 5 [--json]
+//! meshctl services [--node 5] [--json]
+//! meshctl rules --node 0 [--json]
+//! meshctl quarantine --node 3 [--json]
+//! meshctl bench discovery --mesh 4x4 --json
 //! ```
 
 mod bench;
@@ -17,6 +22,7 @@ mod demo;
 mod dump;
 mod hw;
 mod multicast;
+mod services;
 
 use clap::{Parser, Subcommand};
 use replimesh_spec::MeshGeometry;
@@ -38,6 +44,9 @@ enum Cmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Expanding-search policy file (TOML, see docs/services.md); the default is one hop, quadrant, mesh.
+        #[arg(long)]
+        policy: Option<std::path::PathBuf>,
     },
     /// Benchmarks (print JSON).
     Bench {
@@ -52,6 +61,42 @@ enum Cmd {
         /// Dense node index (y * width + x).
         #[arg(long, default_value_t = 0)]
         node: usize,
+    },
+    /// Route table of one node (destination -> primary port, alternate port, state), read from the card after the service scenario.
+    Routes {
+        /// Dense node index on the 4x4 card.
+        #[arg(long)]
+        node: usize,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Presence tables (service -> present, accepting, load) after the service scenario.
+    Services {
+        /// One node only (dense index); every node when absent.
+        #[arg(long)]
+        node: Option<usize>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reroute rules of one node (service -> replica, fallback) after the service scenario.
+    Rules {
+        /// Dense node index on the 4x4 card.
+        #[arg(long)]
+        node: usize,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Quarantine a node (as another node's runtime) after the service scenario; show every card's quarantine bitmap.
+    Quarantine {
+        /// Dense node index to quarantine.
+        #[arg(long)]
+        node: usize,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
     /// Hardware: open-flow synthesis, place and route, area and Fmax.
     Hw {
@@ -106,6 +151,15 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Replicated services: hardware discovery cycles and messages, fail-over time.
+    Discovery {
+        /// Card size WxH (the scenario runs on 4x4).
+        #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
+        mesh: MeshGeometry,
+        /// JSON output (the only format; accepted for symmetry).
+        #[arg(long)]
+        json: bool,
+    },
     /// Host interface: doorbell-to-ring latency, packet rate, doorbells per packet.
     Host {
         /// Card size WxH (a card model must be built for it).
@@ -133,8 +187,19 @@ fn main() {
             let code = if e.use_stderr() { 2 } else { 0 };
             if code == 2 {
                 // One clear line, not a page of usage.
+                // (the first paragraph: clap puts a missing argument's name
+                // on the line after "not provided:").
                 let msg = e.to_string();
-                let first = msg.lines().next().unwrap_or("bad arguments");
+                let first: Vec<&str> = msg
+                    .lines()
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(str::trim)
+                    .collect();
+                let first = if first.is_empty() {
+                    "bad arguments".to_string()
+                } else {
+                    first.join(" ")
+                };
                 eprintln!("meshctl: {}", first.trim_start_matches("error: "));
             } else {
                 let _ = e.print();
@@ -143,7 +208,7 @@ fn main() {
         }
     };
     let result = match cli.cmd {
-        Cmd::Demo { json } => demo::run(json),
+        Cmd::Demo { json, policy } => demo::run(json, policy.as_deref()),
         Cmd::Bench {
             what:
                 BenchCmd::Noc {
@@ -156,6 +221,13 @@ fn main() {
                 },
         } => bench::noc(mesh, pattern, packet_flits as usize, measure_cycles, seed),
         Cmd::Dump { mesh, node } => dump::dump(mesh, node),
+        Cmd::Routes { node, json } => services::tables("routes", Some(node), json),
+        Cmd::Services { node, json } => services::tables("services", node, json),
+        Cmd::Rules { node, json } => services::tables("rules", Some(node), json),
+        Cmd::Quarantine { node, json } => services::tables("quarantine", Some(node), json),
+        Cmd::Bench {
+            what: BenchCmd::Discovery { mesh, json: _ },
+        } => services::bench(mesh),
         Cmd::Hw { what } => hw::run(what),
         Cmd::Card { what } => card::run(what),
         Cmd::Bench {

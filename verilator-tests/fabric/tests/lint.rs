@@ -96,7 +96,7 @@ fn generated_card_verilog_lints_clean() {
 fn endpoint_blocks_lint_clean_alone() {
     use replimesh_hdl::endpoint::{
         counters::EpCounters, irq::IrqModerator, regfile::IdValues, regfile::RegFile, rx::RxEngine,
-        tx::TxEngine, Endpoint, EndpointParams,
+        service::ServiceUnit, tx::TxEngine, Endpoint, EndpointParams,
     };
     use rust_hdl::prelude::*;
     let dir = std::env::temp_dir().join(format!("replimesh-lint-ep-{}", std::process::id()));
@@ -120,7 +120,12 @@ fn endpoint_blocks_lint_clean_alone() {
             text(Endpoint::new(EndpointParams {
                 id,
                 router_fifo_depth: 8,
+                geometry: MeshGeometry::new(4, 4).unwrap(),
             })),
+        ),
+        (
+            "service",
+            text(ServiceUnit::new(MeshGeometry::new(4, 4).unwrap(), 8)),
         ),
     ];
     for (name, v) in blocks {

@@ -19,6 +19,7 @@ pub mod dma;
 pub mod irq;
 pub mod regfile;
 pub mod rx;
+pub mod service;
 pub mod tx;
 
 use crate::common::fifo::FlitFifo;
@@ -29,8 +30,10 @@ use dma::DmaPort;
 use irq::IrqModerator;
 use regfile::{IdValues, RegFile};
 use replimesh_spec::regmap::{self as spec, ErrorCause, RegSpec};
+use replimesh_spec::MeshGeometry;
 use rust_hdl::prelude::*;
 use rx::RxEngine;
+use service::ServiceUnit;
 use tx::TxEngine;
 
 /// Generation-time parameters of an endpoint.
@@ -38,8 +41,10 @@ use tx::TxEngine;
 pub struct EndpointParams {
     /// What the ID block reports.
     pub id: IdValues,
-    /// Depth of the router's local input FIFO (the TX engine's credits).
+    /// Depth of the router's local input FIFO (the service unit's credits).
     pub router_fifo_depth: usize,
+    /// The mesh (the service unit checks scopes and node ids against it).
+    pub geometry: MeshGeometry,
 }
 
 /// One node's endpoint (64-bit flits).
@@ -81,6 +86,11 @@ pub struct Endpoint {
     tx: TxEngine,
     rx: RxEngine,
     fifo: FlitFifo<64>,
+    txq: FlitFifo<64>,
+    svc: ServiceUnit,
+    is_svc: Signal<Local, Bit>,
+    svc_lo: Constant<Bits<16>>,
+    svc_hi: Constant<Bits<16>>,
     irqm: IrqModerator,
     cnt: EpCounters,
     addr32: Widen<16, 32>,
@@ -119,6 +129,7 @@ fn cause(c: ErrorCause) -> Constant<Bits<8>> {
 impl Endpoint {
     /// An endpoint with `p`.
     pub fn new(p: EndpointParams) -> Self {
+        let svc_block = spec::placed(&spec::SERVICE_BLOCK).expect("service block placed");
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -141,6 +152,13 @@ impl Endpoint {
             rx: Default::default(),
             // Holds what the router may send on its initial credits.
             fifo: FlitFifo::new(p.router_fifo_depth),
+            // Host packets wait here for the service unit (rule lookup,
+            // quarantine gate); the TX engine's credits are its slots.
+            txq: FlitFifo::new(p.router_fifo_depth),
+            svc: ServiceUnit::new(p.geometry, p.router_fifo_depth),
+            is_svc: Default::default(),
+            svc_lo: Constant::new((svc_block.base as u64).to_bits()),
+            svc_hi: Constant::new(((svc_block.base + svc_block.spec.span) as u64).to_bits()),
             irqm: Default::default(),
             cnt: EpCounters::new(),
             addr32: Default::default(),
@@ -173,14 +191,24 @@ impl Logic for Endpoint {
         self.rf.clock.next = self.clock.val();
         self.rf.reset.next = self.reset.val();
         self.rf.node_id.next = self.node_id.val();
-        self.rf.sel.next = self.sel.val();
+        self.is_svc.next =
+            (self.addr.val() >= self.svc_lo.val()) && (self.addr.val() < self.svc_hi.val());
+        self.rf.sel.next = self.sel.val() && !self.is_svc.val();
         self.rf.addr.next = self.addr.val();
         self.rf.wdata.next = self.wdata.val();
         self.rf.we.next = self.we.val();
         self.rf.re.next = self.re.val();
-        self.ack.next = self.rf.ack.val();
-        self.rdata.next = self.rf.rdata.val();
-        self.error.next = self.rf.error.val();
+        self.svc.clock.next = self.clock.val();
+        self.svc.reset.next = self.reset.val();
+        self.svc.node_id.next = self.node_id.val();
+        self.svc.bus_sel.next = self.sel.val() && self.is_svc.val();
+        self.svc.bus_addr.next = self.addr.val();
+        self.svc.bus_wdata.next = self.wdata.val();
+        self.svc.bus_we.next = self.we.val();
+        self.svc.bus_re.next = self.re.val();
+        self.ack.next = self.rf.ack.val() || self.svc.bus_ack.val();
+        self.rdata.next = self.rf.rdata.val() | self.svc.bus_rdata.val();
+        self.error.next = self.rf.error.val() || self.svc.bus_error.val();
         // Doorbells must name a slot of the ring; sizes a power of two in 2..=1024.
         self.is_tx_prod.next = self.addr.val() == self.o_tx_prod.val();
         self.is_rx_cons.next = self.addr.val() == self.o_rx_cons.val();
@@ -218,18 +246,32 @@ impl Logic for Endpoint {
         self.tx.dma.rsp_valid.next = self.tx_dma.rsp_valid.val();
         self.tx.dma.rsp_data.next = self.tx_dma.rsp_data.val();
         self.tx.dma.rsp_err.next = self.tx_dma.rsp_err.val();
-        self.to_router.valid.next = self.tx.inj_valid.val();
-        self.to_router.last.next = self.tx.inj_last.val();
-        self.to_router.data.next = self.tx.inj_data.val();
-        self.tx.inj_credit.next = self.to_router.credit.val();
+        self.txq.clock.next = self.clock.val();
+        self.txq.reset.next = self.reset.val();
+        self.txq.push.next = self.tx.inj_valid.val();
+        self.txq.push_last.next = self.tx.inj_last.val();
+        self.txq.push_data.next = self.tx.inj_data.val();
+        self.txq.pop.next = self.svc.txq_pop.val();
+        self.tx.inj_credit.next = self.svc.txq_pop.val();
+        self.svc.txq_valid.next = !self.txq.empty.val();
+        self.svc.txq_data.next = self.txq.head_data.val();
+        self.svc.txq_last.next = self.txq.head_last.val();
+        self.to_router.valid.next = self.svc.inj_valid.val();
+        self.to_router.last.next = self.svc.inj_last.val();
+        self.to_router.data.next = self.svc.inj_data.val();
+        self.svc.inj_credit.next = self.to_router.credit.val();
         // RX path.
         self.fifo.clock.next = self.clock.val();
         self.fifo.reset.next = self.reset.val();
         self.fifo.push.next = self.from_router.valid.val();
         self.fifo.push_data.next = self.from_router.data.val();
         self.fifo.push_last.next = self.from_router.last.val();
-        self.fifo.pop.next = self.rx.pop.val();
-        self.from_router.credit.next = self.rx.pop.val();
+        self.fifo.pop.next = self.svc.rxq_pop.val();
+        self.from_router.credit.next = self.svc.rxq_pop.val();
+        self.svc.rxq_valid.next = !self.fifo.empty.val();
+        self.svc.rxq_data.next = self.fifo.head_data.val();
+        self.svc.rxq_last.next = self.fifo.head_last.val();
+        self.svc.eng_pop.next = self.rx.pop.val();
         self.rx.clock.next = self.clock.val();
         self.rx.reset.next = self.reset.val();
         self.rx.enable.next = self.rf.ep_ctrl_control.val();
@@ -244,9 +286,9 @@ impl Logic for Endpoint {
         self.rx.win_size.next = self.rf.ep_ctrl_dma_size.val();
         self.rx.ring_reset.next =
             self.rf.wr_strobe.val() && (self.addr.val() == self.o_rx_size.val());
-        self.rx.head_valid.next = !self.fifo.empty.val();
-        self.rx.head_data.next = self.fifo.head_data.val();
-        self.rx.head_last.next = self.fifo.head_last.val();
+        self.rx.head_valid.next = self.svc.eng_valid.val();
+        self.rx.head_data.next = self.svc.eng_data.val();
+        self.rx.head_last.next = self.svc.eng_last.val();
         self.rf.rx_ring_producer.next = self.rx.producer.val();
         self.rx_dma.valid.next = self.rx.dma.valid.val();
         self.rx_dma.write.next = self.rx.dma.write.val();
@@ -266,8 +308,10 @@ impl Logic for Endpoint {
             self.rf.ep_ctrl_status.next = self.two32.val();
         }
         // Counters and the error block.
-        self.reg_err.next =
-            self.rf.err_ro.val() || self.rf.err_unmapped.val() || self.rf.err_veto.val();
+        self.reg_err.next = self.rf.err_ro.val()
+            || self.rf.err_unmapped.val()
+            || self.rf.err_veto.val()
+            || self.svc.err_pulse.val();
         self.addr32.narrow.next = self.addr.val();
         self.cnt.clock.next = self.clock.val();
         self.cnt.reset.next = self.reset.val();
@@ -276,7 +320,9 @@ impl Logic for Endpoint {
         self.cnt.rx_done.next = self.rx.ev_rx.val();
         self.cnt.rx_len.next = self.rx.rx_bytes.val();
         // A flit at a full FIFO (a router ignoring credits) is lost: a drop.
-        self.cnt.rx_drop.next = self.rx.ev_drop.val() || self.fifo.overflow.val();
+        // So is a flit at a full TX FIFO (an engine ignoring its credits).
+        self.cnt.rx_drop.next =
+            self.rx.ev_drop.val() || self.fifo.overflow.val() || self.txq.overflow.val();
         self.cnt.tx_err.next = self.tx.ev_err.val();
         self.cnt.tx_cause.next = self.tx.err_cause.val();
         self.cnt.tx_info.next = self.tx.err_info.val();
@@ -287,7 +333,9 @@ impl Logic for Endpoint {
         self.cnt.rx_value.next = self.rx.err_value.val();
         self.cnt.reg_err.next = self.reg_err.val();
         self.cnt.reg_cause.next = self.c_index.val();
-        if self.rf.err_ro.val() {
+        if self.svc.err_pulse.val() {
+            self.cnt.reg_cause.next = self.svc.err_cause.val();
+        } else if self.rf.err_ro.val() {
             self.cnt.reg_cause.next = self.c_ro.val();
         } else if self.rf.err_unmapped.val() {
             self.cnt.reg_cause.next = self.c_unmapped.val();
@@ -308,6 +356,8 @@ impl Logic for Endpoint {
         self.rf.counters_err_reg_unmapped_total.next = self.cnt.err_total[4].val();
         self.rf.counters_err_rx_overflow_total.next = self.cnt.err_total[5].val();
         self.rf.counters_err_ring_size_total.next = self.cnt.err_total[6].val();
+        self.rf.counters_err_rule_node_total.next = self.cnt.err_total[7].val();
+        self.rf.counters_err_search_start_total.next = self.cnt.err_total[8].val();
         self.rf.error_cause.next = self.cnt.cause.val();
         self.rf.error_info.next = self.cnt.info.val();
         self.rf.error_value_lo.next = self.cnt.value_lo.val();
@@ -346,7 +396,9 @@ mod tests {
                 "reg_read_only",
                 "reg_unmapped",
                 "rx_overflow",
-                "ring_size"
+                "ring_size",
+                "rule_node",
+                "search_start"
             ]
         );
     }

@@ -17,7 +17,7 @@
 //! Only the router block's header lives here; the card sends offsets inside
 //! the router block past its header to the router's configuration bus.
 
-use replimesh_spec::regmap::{RegAccess, Reset, NODE_WINDOW, ROUTER_BLOCK};
+use replimesh_spec::regmap::{RegAccess, Reset, NODE_WINDOW, ROUTER_BLOCK, SERVICE_BLOCK};
 use rust_hdl::prelude::*;
 use std::fmt::Write as _;
 
@@ -146,6 +146,7 @@ regfile! {
         counters_err_dma_window_total, counters_err_ring_index_total,
         counters_err_reg_read_only_total, counters_err_reg_unmapped_total,
         counters_err_rx_overflow_total, counters_err_ring_size_total,
+        counters_err_rule_node_total, counters_err_search_start_total,
         error_cause, error_info, error_value_lo, error_value_hi,
     }
 }
@@ -174,6 +175,10 @@ fn table(id: IdValues) -> Vec<(u32, String, Kind)> {
     let mut out = vec![];
     for p in NODE_WINDOW {
         let b = p.spec;
+        if b.kind == SERVICE_BLOCK.kind {
+            // Decoded by the service unit, header included.
+            continue;
+        }
         out.push((
             p.base,
             format!("{}_block_type", b.name),
@@ -324,7 +329,7 @@ mod tests {
             spec_hash: replimesh_spec::spec_hash(),
         });
         for p in NODE_WINDOW {
-            if p.spec.kind == ROUTER_BLOCK.kind {
+            if p.spec.kind == ROUTER_BLOCK.kind || p.spec.kind == SERVICE_BLOCK.kind {
                 continue;
             }
             for r in p.spec.regs {

@@ -1,0 +1,521 @@
+//! One node's runtime: hosts services, calls services by id, retries.
+//!
+//! The card does the per-packet work: it answers discovery requests from the
+//! presence table, addresses `service_request` packets by the reroute rule,
+//! refuses requests for services this node does not offer, and fails rules
+//! over to their fallback on a refusal. The runtime keeps the presence table
+//! true (register, unregister, accepting, load, the liveness heartbeat),
+//! serves requests for its services, and makes every call complete exactly
+//! once: each call has a sequence number; a refusal or a timeout resends it
+//! (through the rule, which by then names another replica), a replica
+//! answers a repeated request from its reply cache, and the caller keeps the
+//! first reply only.
+
+use crate::policy::SearchPolicy;
+use crate::service::Service;
+use replimesh_driver::{Device, DriverError, Endpoint, Presence, Received, ServiceId};
+use replimesh_regs::PacketHeader;
+use replimesh_spec::service::{ControlOp, SearchState, CTRL_OPCODE};
+use replimesh_spec::{NodeId, PacketKind};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+/// Runtime settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Resend a call that got no reply within this many cycles.
+    pub retry_cycles: u64,
+    /// Give up after this many sends.
+    pub max_attempts: u32,
+    /// Host liveness lease written to the card (0: off).
+    pub lease_cycles: u32,
+    /// The expanding-search policy.
+    pub policy: SearchPolicy,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            retry_cycles: 2_500,
+            max_attempts: 8,
+            lease_cycles: 1_500,
+            policy: SearchPolicy::default(),
+        }
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The expanding search ended at its last step without an answer.
+    #[error("service {0}: no replica answered the search up to its last scope")]
+    NotFound(u8),
+    /// Every send timed out or was refused.
+    #[error("service {service}: no reply after {attempts} attempts")]
+    NoReply {
+        /// Service.
+        service: u8,
+        /// Sends made.
+        attempts: u32,
+    },
+}
+
+/// A finished call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// Call id (its sequence number).
+    pub seq: u16,
+    /// Service called.
+    pub service: u8,
+    /// The reply's payload, or why there is none.
+    pub result: Result<Vec<u64>, CallError>,
+    /// Replica that answered.
+    pub replica: Option<u8>,
+    /// Sends it took.
+    pub attempts: u32,
+    /// Cycle it was made and finished.
+    pub started: u64,
+    /// Cycle it finished.
+    pub finished: u64,
+}
+
+/// How a search went, for the tables and the demo.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SearchReport {
+    /// Service.
+    pub service: u8,
+    /// Found, and where.
+    pub replica: Option<u8>,
+    /// Second best.
+    pub fallback: Option<u8>,
+    /// Policy step that found it.
+    pub step: u8,
+    /// That step's scope, by name.
+    pub scope: String,
+    /// Cycles the card reports from start to result.
+    pub cycles: u32,
+    /// Answers accepted.
+    pub answers: u8,
+    /// Started because a rule failed over (background).
+    pub background: bool,
+}
+
+/// Counters of the runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NodeStats {
+    /// Requests this node's services answered (cache hits included).
+    pub served: u64,
+    /// Requests answered from the reply cache (a client's retry).
+    pub served_again: u64,
+    /// Calls completed with a reply.
+    pub completed: u64,
+    /// Calls failed.
+    pub failed: u64,
+    /// Resends after a refusal.
+    pub resent_on_nack: u64,
+    /// Resends after a timeout.
+    pub resent_on_timeout: u64,
+    /// Replies for calls already complete (dropped).
+    pub duplicate_replies: u64,
+    /// Packets the runtime could not use (unknown service, stray kinds).
+    pub ignored: u64,
+    /// Longest poll, in device cycles (on the shared Verilator card every
+    /// node's accesses clock the same model, so this bounds how late a
+    /// heartbeat can come).
+    pub max_poll_cycles: u64,
+}
+
+#[derive(Debug)]
+struct Call {
+    service: ServiceId,
+    payload: Vec<u64>,
+    attempts: u32,
+    started: u64,
+    sent_at: u64,
+    sent: bool,
+}
+
+const REPLY_CACHE: usize = 1024;
+
+/// One node's runtime over a device.
+pub struct NodeRuntime<D: Device> {
+    ep: Endpoint<D>,
+    cfg: RuntimeConfig,
+    services: BTreeMap<ServiceId, Box<dyn Service>>,
+    calls: BTreeMap<u16, Call>,
+    done: HashSet<u16>,
+    done_order: VecDeque<u16>,
+    next_seq: u16,
+    cache: HashMap<(u8, u16, u8), Vec<u64>>,
+    cache_order: VecDeque<(u8, u16, u8)>,
+    completions: Vec<Completion>,
+    searching: Option<(ServiceId, bool)>,
+    search_queue: VecDeque<(ServiceId, bool)>,
+    known: BTreeMap<ServiceId, bool>,
+    searches: Vec<SearchReport>,
+    stats: NodeStats,
+}
+
+impl<D: Device> NodeRuntime<D> {
+    /// Takes over an opened endpoint: writes the search policy and the lease.
+    pub fn new(mut ep: Endpoint<D>, cfg: RuntimeConfig) -> Result<Self, DriverError> {
+        ep.set_search_policy(&cfg.policy.steps, cfg.policy.window_cycles)?;
+        ep.heartbeat()?;
+        ep.set_lease(cfg.lease_cycles)?;
+        Ok(Self {
+            ep,
+            cfg,
+            services: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            done: HashSet::new(),
+            done_order: VecDeque::new(),
+            next_seq: 1,
+            cache: HashMap::new(),
+            cache_order: VecDeque::new(),
+            completions: vec![],
+            searching: None,
+            search_queue: VecDeque::new(),
+            known: BTreeMap::new(),
+            searches: vec![],
+            stats: NodeStats::default(),
+        })
+    }
+
+    /// This node.
+    pub fn node(&self) -> NodeId {
+        self.ep.info().node
+    }
+
+    /// The endpoint (for tools reading tables).
+    pub fn endpoint(&mut self) -> &mut Endpoint<D> {
+        &mut self.ep
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// Searches run so far.
+    pub fn searches(&self) -> &[SearchReport] {
+        &self.searches
+    }
+
+    /// Hosts `svc`: present and accepting in the card's presence table.
+    pub fn register(&mut self, svc: Box<dyn Service>) -> Result<(), DriverError> {
+        let id = svc.id();
+        let load = svc.load();
+        self.services.insert(id, svc);
+        self.ep.set_presence(
+            id,
+            Presence {
+                present: true,
+                accepting: true,
+                load,
+            },
+        )
+    }
+
+    /// Stops hosting `id`: the card refuses its requests from now on.
+    pub fn unregister(&mut self, id: ServiceId) -> Result<(), DriverError> {
+        self.services.remove(&id);
+        self.ep.set_presence(id, Presence::default())
+    }
+
+    /// Keeps `id` present but takes no new requests (or takes them again).
+    pub fn set_accepting(&mut self, id: ServiceId, accepting: bool) -> Result<(), DriverError> {
+        let mut p = self.ep.presence(id)?;
+        p.accepting = accepting;
+        self.ep.set_presence(id, p)
+    }
+
+    /// Calls `svc` with `payload`; the result arrives in
+    /// [`Self::take_completions`]. Without a rule yet, an expanding search
+    /// runs first and the call waits for it.
+    pub fn call(&mut self, svc: ServiceId, payload: Vec<u64>) -> u16 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        let now = self.ep.device().now();
+        self.calls.insert(
+            seq,
+            Call {
+                service: svc,
+                payload,
+                attempts: 0,
+                started: now,
+                sent_at: now,
+                sent: false,
+            },
+        );
+        if let std::collections::btree_map::Entry::Vacant(e) = self.known.entry(svc) {
+            e.insert(false);
+            self.search_queue.push_back((svc, false));
+        }
+        seq
+    }
+
+    /// Calls finished since the last take.
+    pub fn take_completions(&mut self) -> Vec<Completion> {
+        std::mem::take(&mut self.completions)
+    }
+
+    /// Calls not finished yet.
+    pub fn in_flight(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Sends a quarantine (or release) notice for `node` to every node of the
+    /// mesh, this one included; their cards act on it.
+    pub fn propagate_quarantine(&mut self, node: u8, release: bool) -> Result<(), DriverError> {
+        let info = self.ep.info();
+        let op = if release {
+            ControlOp::Release
+        } else {
+            ControlOp::Quarantine
+        };
+        let word = CTRL_OPCODE.set(0, op as u32).expect("fits") | (node as u32) << 8;
+        for dest in 0..(info.width * info.height) as u8 {
+            let h = PacketHeader {
+                kind: PacketKind::Control,
+                ..PacketHeader::unicast(NodeId(dest), 0, 1)
+            };
+            self.send_retrying(&h, &[word as u64])?;
+        }
+        Ok(())
+    }
+
+    fn send_retrying(&mut self, h: &PacketHeader, payload: &[u64]) -> Result<(), DriverError> {
+        for _ in 0..10_000 {
+            match self.ep.send(h, payload) {
+                Err(DriverError::RingFull { .. }) => {
+                    self.ep.reclaim_tx()?;
+                    self.ep.device().advance_time(4)?;
+                }
+                r => return r,
+            }
+        }
+        Err(DriverError::Timeout {
+            what: "a free tx descriptor",
+            cycles: 40_000,
+        })
+    }
+
+    fn send_call(&mut self, seq: u16) -> Result<(), DriverError> {
+        let now = self.ep.device().now();
+        let Some(c) = self.calls.get_mut(&seq) else {
+            return Ok(());
+        };
+        c.attempts += 1;
+        c.sent_at = now;
+        c.sent = true;
+        let h = PacketHeader {
+            kind: PacketKind::ServiceRequest,
+            service: c.service.get(),
+            ..PacketHeader::unicast(NodeId(0), seq, c.payload.len() as u8)
+        };
+        let payload = c.payload.clone();
+        self.send_retrying(&h, &payload)
+    }
+
+    fn finish(&mut self, seq: u16, result: Result<Vec<u64>, CallError>, replica: Option<u8>) {
+        let Some(c) = self.calls.remove(&seq) else {
+            return;
+        };
+        match result {
+            Ok(_) => self.stats.completed += 1,
+            Err(_) => self.stats.failed += 1,
+        }
+        self.done.insert(seq);
+        self.done_order.push_back(seq);
+        if self.done_order.len() > 4096 {
+            if let Some(old) = self.done_order.pop_front() {
+                self.done.remove(&old);
+            }
+        }
+        self.completions.push(Completion {
+            seq,
+            service: c.service.get(),
+            result,
+            replica,
+            attempts: c.attempts,
+            started: c.started,
+            finished: self.ep.device().now(),
+        });
+    }
+
+    fn serve(&mut self, p: &Received) -> Result<(), DriverError> {
+        let h = p.header;
+        let Ok(id) = ServiceId::new(h.service as u32) else {
+            self.stats.ignored += 1;
+            return Ok(());
+        };
+        let key = (h.src, h.seq, h.service);
+        let reply = if let Some(r) = self.cache.get(&key) {
+            self.stats.served_again += 1;
+            r.clone()
+        } else {
+            let Some(svc) = self.services.get_mut(&id) else {
+                self.stats.ignored += 1;
+                return Ok(());
+            };
+            let r = svc.handle(NodeId(h.src), &p.payload);
+            let load = svc.load();
+            self.cache.insert(key, r.clone());
+            self.cache_order.push_back(key);
+            if self.cache_order.len() > REPLY_CACHE {
+                if let Some(old) = self.cache_order.pop_front() {
+                    self.cache.remove(&old);
+                }
+            }
+            let mut pres = self.ep.presence(id)?;
+            if pres.load != load {
+                pres.load = load;
+                self.ep.set_presence(id, pres)?;
+            }
+            r
+        };
+        self.stats.served += 1;
+        let rh = PacketHeader {
+            kind: PacketKind::Ack,
+            service: h.service,
+            ..PacketHeader::unicast(NodeId(h.src), h.seq, reply.len() as u8)
+        };
+        self.send_retrying(&rh, &reply)
+    }
+
+    fn on_control(&mut self, p: &Received) -> Result<(), DriverError> {
+        let word = p.payload.first().copied().unwrap_or(0) as u32;
+        if ControlOp::from_code(CTRL_OPCODE.get(word)) != Some(ControlOp::Nack) {
+            return Ok(()); // quarantine notices: the card already acted
+        }
+        let h = p.header;
+        if let Some(c) = self.calls.get(&h.seq) {
+            if c.service.get() == h.service {
+                // The card switched the rule (or invalidated it); resend now
+                // and look for a fresh set of replicas in the background.
+                self.stats.resent_on_nack += 1;
+                let svc = c.service;
+                let rule = self.ep.rule(svc)?;
+                if !self.search_queue.iter().any(|(s, _)| *s == svc)
+                    && self.searching.map(|(s, _)| s) != Some(svc)
+                {
+                    self.search_queue.push_back((svc, true));
+                }
+                if rule.valid {
+                    self.send_call(h.seq)?;
+                } else if let Some(c) = self.calls.get_mut(&h.seq) {
+                    c.sent = false; // wait for the search
+                    self.known.insert(svc, false);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn drive_search(&mut self) -> Result<(), DriverError> {
+        if let Some((svc, background)) = self.searching {
+            let st = self.ep.search_status()?;
+            match st.state {
+                SearchState::Running | SearchState::Idle => return Ok(()),
+                SearchState::Found | SearchState::NotFound => {
+                    self.searching = None;
+                    let found = st.best.map(|(n, _)| n);
+                    let scope = self
+                        .cfg
+                        .policy
+                        .steps
+                        .get(st.step as usize)
+                        .map(|s| crate::policy::scope_name(s.scope))
+                        .unwrap_or_default();
+                    self.searches.push(SearchReport {
+                        service: svc.get(),
+                        replica: found,
+                        fallback: st.second.map(|(n, _)| n),
+                        step: st.step,
+                        scope,
+                        cycles: st.cycles,
+                        answers: st.answers,
+                        background,
+                    });
+                    if found.is_some() {
+                        self.known.insert(svc, true);
+                    } else if !background || !self.ep.rule(svc)?.valid {
+                        self.known.remove(&svc);
+                        let waiting: Vec<u16> = self
+                            .calls
+                            .iter()
+                            .filter(|(_, c)| c.service == svc && !c.sent)
+                            .map(|(s, _)| *s)
+                            .collect();
+                        for seq in waiting {
+                            self.finish(seq, Err(CallError::NotFound(svc.get())), None);
+                        }
+                    }
+                }
+            }
+        }
+        if self.searching.is_none() {
+            if let Some((svc, background)) = self.search_queue.pop_front() {
+                self.ep.start_search(svc, self.cfg.policy.max_load, true)?;
+                self.searching = Some((svc, background));
+            }
+        }
+        Ok(())
+    }
+
+    /// One round of work: heartbeat, receive, serve, resend, search.
+    pub fn poll(&mut self) -> Result<(), DriverError> {
+        let start = self.ep.device().now();
+        let r = self.poll_inner();
+        let took = self.ep.device().now().saturating_sub(start);
+        self.stats.max_poll_cycles = self.stats.max_poll_cycles.max(took);
+        r
+    }
+
+    fn poll_inner(&mut self) -> Result<(), DriverError> {
+        self.ep.heartbeat()?;
+        self.ep.reclaim_tx()?;
+        for p in self.ep.recv_batch(64)? {
+            match p.header.kind {
+                PacketKind::Unicast if p.header.service != 0 => self.serve(&p)?,
+                PacketKind::Ack => {
+                    let seq = p.header.seq;
+                    match self.calls.get(&seq) {
+                        Some(c) if c.service.get() == p.header.service => {
+                            self.finish(seq, Ok(p.payload.clone()), Some(p.header.src));
+                        }
+                        _ if self.done.contains(&seq) => self.stats.duplicate_replies += 1,
+                        _ => self.stats.ignored += 1,
+                    }
+                }
+                PacketKind::Control => self.on_control(&p)?,
+                _ => self.stats.ignored += 1,
+            }
+        }
+        self.drive_search()?;
+        let now = self.ep.device().now();
+        let mut to_send = vec![];
+        let mut to_fail = vec![];
+        for (seq, c) in &self.calls {
+            if self.known.get(&c.service) != Some(&true) {
+                continue;
+            }
+            if !c.sent {
+                to_send.push(*seq);
+            } else if now.saturating_sub(c.sent_at) > self.cfg.retry_cycles {
+                if c.attempts >= self.cfg.max_attempts {
+                    to_fail.push((*seq, c.service.get(), c.attempts));
+                } else {
+                    to_send.push(*seq);
+                    self.stats.resent_on_timeout += 1;
+                }
+            }
+        }
+        for (seq, service, attempts) in to_fail {
+            self.finish(seq, Err(CallError::NoReply { service, attempts }), None);
+        }
+        for seq in to_send {
+            self.send_call(seq)?;
+        }
+        Ok(())
+    }
+}

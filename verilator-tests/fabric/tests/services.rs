@@ -1,0 +1,407 @@
+//! Replicated services on the generated card Verilog (issue 6): discovery
+//! answered by the endpoints' presence tables, the expanding search, reroute
+//! rules with fail-over, quarantine, and the node runtime on top. Every node
+//! drives its own endpoint through the driver only.
+
+use replimesh_driver::{
+    BarOffset, Device, Endpoint, EndpointConfig, Presence, Rule, SearchStep, ServiceId,
+};
+use replimesh_node::{ticket, Cluster, RuntimeConfig, SearchPolicy, SequenceService};
+use replimesh_regs::regmap::{self as r, TableReg};
+use replimesh_regs::PacketHeader;
+use replimesh_sim::card::{CardSim, SimDevice};
+use replimesh_spec::regmap::{self as spec, service as sr, ErrorCause};
+use replimesh_spec::service::{SearchState, CTRL_OPCODE};
+use replimesh_spec::{MeshGeometry, NodeId, PacketKind, Scope, ScopeMode};
+use std::collections::{HashMap, HashSet};
+
+const SEQ: u32 = 1;
+
+fn svc() -> ServiceId {
+    ServiceId::new(SEQ).unwrap()
+}
+
+fn endpoints() -> Vec<Endpoint<SimDevice>> {
+    let card = CardSim::new(MeshGeometry::new(4, 4).unwrap()).expect("card model built");
+    CardSim::devices(&card)
+        .into_iter()
+        .map(|d| Endpoint::open(d, EndpointConfig::default()).expect("endpoint opens"))
+        .collect()
+}
+
+fn policy() -> Vec<SearchStep> {
+    SearchPolicy::default().steps
+}
+
+fn present(load: u8) -> Presence {
+    Presence {
+        present: true,
+        accepting: true,
+        load,
+    }
+}
+
+fn counter(ep: &mut Endpoint<SimDevice>, name: &str) -> u32 {
+    let spec = sr::REGS.iter().find(|x| x.name == name).expect("register");
+    ep.read(r::Reg {
+        block: &spec::SERVICE_BLOCK,
+        spec,
+    })
+    .unwrap()
+}
+
+/// Runs node `who`'s search to its end, clocking the card.
+fn search(
+    eps: &mut [Endpoint<SimDevice>],
+    who: usize,
+    max_load: u8,
+) -> replimesh_driver::SearchStatus {
+    eps[who].start_search(svc(), max_load, true).unwrap();
+    for _ in 0..20_000 {
+        let st = eps[who].search_status().unwrap();
+        if st.state != SearchState::Running {
+            return st;
+        }
+        eps[who].device().advance_time(8).unwrap();
+    }
+    panic!("search never ended");
+}
+
+fn with_policy(eps: &mut [Endpoint<SimDevice>]) {
+    for ep in eps.iter_mut() {
+        ep.set_search_policy(&policy(), 24).unwrap();
+    }
+}
+
+#[test]
+fn the_nearest_replica_is_found_in_the_smallest_scope() {
+    let mut eps = endpoints();
+    with_policy(&mut eps);
+    // Replicas at 5 (one hop from 4) and 15 (far away).
+    eps[5].set_presence(svc(), present(10)).unwrap();
+    eps[15].set_presence(svc(), present(0)).unwrap();
+    let st = search(&mut eps, 4, 255);
+    assert_eq!(st.state, SearchState::Found);
+    assert_eq!(st.step, 0, "found within one hop");
+    assert_eq!(st.best, Some((5, 10)));
+    assert_eq!(st.second, None, "15 is outside the first scope");
+    // The rule was installed by the card, and the requests never reached
+    // node 4's host or the hosts of the responders.
+    let rule = eps[4].rule(svc()).unwrap();
+    assert_eq!((rule.valid, rule.primary), (true, 5));
+    assert_eq!(counter(&mut eps[5], "discovery_answered_total"), 1);
+    assert_eq!(counter(&mut eps[15], "discovery_seen_total"), 0);
+    for ep in eps.iter_mut() {
+        assert_eq!(
+            ep.counters().unwrap().rx_packets,
+            0,
+            "no host saw a discovery packet"
+        );
+    }
+}
+
+#[test]
+fn with_no_replica_nearby_a_wider_scope_finds_one_and_none_anywhere_is_not_found() {
+    let mut eps = endpoints();
+    with_policy(&mut eps);
+    eps[15].set_presence(svc(), present(3)).unwrap();
+    let st = search(&mut eps, 0, 255);
+    assert_eq!(st.state, SearchState::Found);
+    assert_eq!(st.step, 2, "neither one hop nor the quadrant holds node 15");
+    assert_eq!(st.best, Some((15, 3)));
+    assert!(
+        st.cycles >= 700,
+        "two step timeouts passed first: {}",
+        st.cycles
+    );
+    assert_eq!(counter(&mut eps[0], "requests_sent_total"), 3);
+
+    eps[15].set_presence(svc(), Presence::default()).unwrap();
+    let st = search(&mut eps, 0, 255);
+    assert_eq!(st.state, SearchState::NotFound);
+    assert_eq!(st.step, 2, "gave up after the last step");
+    assert!(st.cycles >= 1500, "every timeout ran: {}", st.cycles);
+    assert_eq!(counter(&mut eps[15], "discovery_silent_total"), 1);
+}
+
+#[test]
+fn overloaded_replicas_stay_silent_and_the_least_loaded_wins() {
+    let mut eps = endpoints();
+    with_policy(&mut eps);
+    // All three one hop from node 5.
+    eps[4].set_presence(svc(), present(250)).unwrap();
+    eps[6].set_presence(svc(), present(40)).unwrap();
+    eps[9].set_presence(svc(), present(20)).unwrap();
+    let st = search(&mut eps, 5, 200);
+    assert_eq!(st.state, SearchState::Found);
+    assert_eq!(st.answers, 2, "the overloaded replica did not answer");
+    assert_eq!(st.best, Some((9, 20)));
+    assert_eq!(st.second, Some((6, 40)));
+    assert_eq!(counter(&mut eps[4], "discovery_silent_total"), 1);
+    assert_eq!(counter(&mut eps[4], "discovery_answered_total"), 0);
+    let rule = eps[5].rule(svc()).unwrap();
+    assert_eq!((rule.primary, rule.fallback), (9, Some(6)));
+}
+
+/// Clients on every non-replica node call the sequence service; one replica
+/// is killed in the middle. Every call completes exactly once, with the
+/// right tag and a ticket nobody else got.
+#[test]
+fn a_replica_killed_under_load_loses_no_request() {
+    let replicas = [5usize, 10, 15];
+    let cfg = RuntimeConfig::default();
+    let mut cluster = Cluster::new(endpoints(), &cfg).unwrap();
+    for &n in &replicas {
+        let node = NodeId(n as u8);
+        cluster
+            .node(n)
+            .register(Box::new(SequenceService::new(svc(), node)))
+            .unwrap();
+    }
+    let clients: Vec<usize> = (0..16).filter(|n| !replicas.contains(n)).collect();
+    let per_client = 8u64;
+    let mut issued: HashMap<(usize, u16), u64> = HashMap::new();
+    let mut completed: HashMap<(usize, u16), u64> = HashMap::new();
+    let mut tickets = HashSet::new();
+    let mut served_by = HashMap::new();
+    let mut killed = None;
+    for round in 0..4000u64 {
+        // Each client keeps up to two calls in flight.
+        for &c in &clients {
+            let mut node = cluster.node(c);
+            let sent = issued.keys().filter(|(n, _)| *n == c).count() as u64;
+            if sent < per_client && node.in_flight() < 2 {
+                let tag = (c as u64) << 32 | sent;
+                let seq = node.call(svc(), vec![tag]);
+                issued.insert((c, seq), tag);
+            }
+            for done in node.take_completions() {
+                let key = (c, done.seq);
+                let reply = done.result.expect("every call completes");
+                let (tag, t, replica) = ticket(&reply).expect("a ticket");
+                assert_eq!(Some(&tag), issued.get(&key), "reply to the right call");
+                assert!(completed.insert(key, tag).is_none(), "completed twice");
+                assert!(tickets.insert(t), "ticket {t:#x} handed out twice");
+                *served_by.entry(replica).or_insert(0u32) += 1;
+            }
+        }
+        // Kill the replica that served most, once a third of the calls are done.
+        if killed.is_none() && completed.len() as u64 >= clients.len() as u64 * per_client / 3 {
+            let victim = *served_by.iter().max_by_key(|(_, n)| **n).unwrap().0 as usize;
+            cluster.kill(victim);
+            killed = Some(victim);
+        }
+        if completed.len() as u64 == clients.len() as u64 * per_client {
+            break;
+        }
+        cluster.run(1).unwrap();
+        assert!(
+            round < 3999,
+            "calls left: {}",
+            issued.len() - completed.len()
+        );
+    }
+    let victim = killed.expect("a replica was killed");
+    assert_eq!(completed.len(), issued.len());
+    let failovers: u32 = clients
+        .iter()
+        .map(|&c| counter(cluster.node(c).endpoint(), "failovers_total"))
+        .sum();
+    assert!(failovers > 0, "some rule failed over from {victim}");
+    assert!(counter(cluster.node(victim).endpoint(), "nacks_sent_total") > 0);
+}
+
+#[test]
+fn a_quarantined_node_cannot_answer_send_or_spoof() {
+    let cfg = RuntimeConfig::default();
+    let mut cluster = Cluster::new(endpoints(), &cfg).unwrap();
+    // Node 1 offers the service, one hop from node 0; node 3 too (far).
+    for n in [1usize, 3] {
+        cluster
+            .node(n)
+            .register(Box::new(SequenceService::new(svc(), NodeId(n as u8))))
+            .unwrap();
+    }
+    // Spoofing: node 1's host writes src = 7; node 2 sees 1.
+    {
+        let mut n1 = cluster.node(1);
+        let mut h = PacketHeader::unicast(NodeId(2), 77, 1);
+        h.src = 7;
+        n1.endpoint().send(&h, &[0xABCD]).unwrap();
+    }
+    let mut got = None;
+    for _ in 0..200 {
+        cluster
+            .node(0)
+            .endpoint()
+            .device()
+            .advance_time(10)
+            .unwrap();
+        if let Some(p) = cluster.node(2).endpoint().recv().unwrap() {
+            got = Some(p);
+            break;
+        }
+    }
+    let p = got.expect("delivered");
+    assert_eq!(
+        (p.header.src, p.header.seq),
+        (1, 77),
+        "the router stamped the real source"
+    );
+
+    // Node 0 quarantines node 1; every card learns it.
+    cluster.node(0).propagate_quarantine(1, false).unwrap();
+    cluster
+        .run_until(1, 500, |c| {
+            (0..16).all(|n| c.node(n).endpoint().quarantined().unwrap() == vec![1])
+        })
+        .unwrap();
+    for n in 0..16 {
+        assert_eq!(
+            cluster.node(n).endpoint().quarantined().unwrap(),
+            vec![1],
+            "node {n}"
+        );
+    }
+    // Node 1's host can no longer send anything...
+    let before = counter(cluster.node(1).endpoint(), "quarantine_drops_total");
+    {
+        let mut n1 = cluster.node(1);
+        let h = PacketHeader::unicast(NodeId(0), 78, 1);
+        n1.endpoint().send(&h, &[1]).unwrap();
+        n1.endpoint().device().advance_time(200).unwrap();
+    }
+    assert_eq!(
+        counter(cluster.node(1).endpoint(), "quarantine_drops_total"),
+        before + 1
+    );
+    // ... and a search from node 0 skips it: node 3 (further) is found.
+    let seq = cluster.node(0).call(svc(), vec![42]);
+    let mut reply = None;
+    cluster
+        .run_until(1, 3000, |c| {
+            for d in c.node(0).take_completions() {
+                if d.seq == seq {
+                    reply = Some(d);
+                }
+            }
+            reply.is_some()
+        })
+        .unwrap();
+    let reply = reply.expect("the call completed");
+    assert_eq!(reply.replica, Some(3), "quarantined node 1 was not used");
+    assert_eq!(cluster.node(0).searches()[0].replica, Some(3));
+    assert_eq!(
+        counter(cluster.node(1).endpoint(), "discovery_answered_total"),
+        0
+    );
+    // Node 1's host forges a discovery answer to node 0: dropped at its own card.
+    let malformed = counter(cluster.node(1).endpoint(), "malformed_total");
+    {
+        let mut n1 = cluster.node(1);
+        let h = PacketHeader {
+            kind: PacketKind::DiscoveryAnswer,
+            service: SEQ as u8,
+            ..PacketHeader::unicast(NodeId(0), 1, 1)
+        };
+        n1.endpoint().send(&h, &[0]).unwrap();
+        n1.endpoint().device().advance_time(200).unwrap();
+    }
+    // Quarantine is checked first, so it counts as a quarantine drop.
+    assert_eq!(
+        counter(cluster.node(1).endpoint(), "malformed_total"),
+        malformed
+    );
+    assert_eq!(
+        counter(cluster.node(1).endpoint(), "quarantine_drops_total"),
+        before + 2
+    );
+    assert_eq!(
+        counter(cluster.node(0).endpoint(), "answers_accepted_total"),
+        1
+    );
+}
+
+#[test]
+fn bad_rules_searches_and_packets_are_counted_and_change_nothing() {
+    let mut eps = endpoints();
+    with_policy(&mut eps);
+    let good = Rule {
+        valid: true,
+        primary: 5,
+        fallback: Some(6),
+        use_fallback: false,
+    };
+    eps[0].set_rule(svc(), good).unwrap();
+    // The driver refuses a node past the mesh...
+    let bad = Rule {
+        primary: 99,
+        ..good
+    };
+    assert!(eps[0]
+        .set_rule(svc(), bad)
+        .unwrap_err()
+        .to_string()
+        .contains("node 99"));
+    // ... and so does the card when written raw.
+    let base = eps[0]
+        .blocks()
+        .find_spec(&spec::SERVICE_BLOCK)
+        .unwrap()
+        .base;
+    let at = TableReg::new(&spec::SERVICE_BLOCK, &sr::RULES, SEQ)
+        .unwrap()
+        .at(base);
+    eps[0]
+        .write_raw(at, replimesh_driver::services::encode_rule(bad))
+        .unwrap();
+    assert_eq!(eps[0].rule(svc()).unwrap(), good, "rule unchanged");
+    assert_eq!(eps[0].counters().unwrap().error(ErrorCause::RuleNode), 1);
+    // A search for service 0 (raw write) is refused.
+    eps[0].write(r::SVC_SEARCH_START, 0).unwrap();
+    assert_eq!(eps[0].counters().unwrap().error(ErrorCause::SearchStart), 1);
+    assert_eq!(eps[0].search_status().unwrap().state, SearchState::Idle);
+    assert!(ServiceId::new(64).is_err());
+    // A service request for a service with no rule is dropped and counted.
+    let h = PacketHeader {
+        kind: PacketKind::ServiceRequest,
+        service: 9,
+        ..PacketHeader::unicast(NodeId(0), 1, 1)
+    };
+    eps[0].send(&h, &[1]).unwrap();
+    eps[0].device().advance_time(100).unwrap();
+    assert_eq!(counter(&mut eps[0], "rule_misses_total"), 1);
+    // Malformed discovery requests (no payload; three payload flits) are
+    // dropped by every receiver and counted; nobody answers.
+    eps[1].set_presence(svc(), present(0)).unwrap();
+    for len in [0u8, 3] {
+        let h = PacketHeader {
+            kind: PacketKind::DiscoveryRequest,
+            service: SEQ as u8,
+            scope: Scope {
+                mode: ScopeMode::Mesh,
+                radius: 1,
+            }
+            .encode()
+            .unwrap(),
+            ..PacketHeader::unicast(NodeId(0), 5, len)
+        };
+        eps[0].send(&h, &vec![0u64; len as usize]).unwrap();
+    }
+    eps[0].device().advance_time(300).unwrap();
+    assert_eq!(counter(&mut eps[1], "malformed_total"), 2);
+    assert_eq!(counter(&mut eps[1], "discovery_answered_total"), 0);
+    // A control message with an unknown opcode is counted, still delivered.
+    let h = PacketHeader {
+        kind: PacketKind::Control,
+        ..PacketHeader::unicast(NodeId(1), 6, 1)
+    };
+    let word = CTRL_OPCODE.set(0, 0x7F).unwrap();
+    eps[0].send(&h, &[word as u64]).unwrap();
+    eps[0].device().advance_time(100).unwrap();
+    assert_eq!(counter(&mut eps[1], "malformed_total"), 3);
+    assert!(eps[1].recv().unwrap().is_some());
+    // Nothing was written where it should not be.
+    assert!(eps[1].quarantined().unwrap().is_empty());
+    let _ = BarOffset(0);
+}
