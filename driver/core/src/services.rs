@@ -83,6 +83,10 @@ pub struct SearchStep {
     pub scope: Scope,
     /// Cycles to wait for a first answer.
     pub timeout_cycles: u32,
+    /// Ask the searcher's area instead of `scope`: the request goes as a
+    /// multicast to group `node id`, whose tree the nodes installed in their
+    /// routers (`replimesh-node`'s areas).
+    pub area: bool,
 }
 
 /// What the search engine reports.
@@ -207,7 +211,15 @@ impl<D: Device> Endpoint<D> {
                     s.timeout_cycles
                 )));
             }
+            if s.area && self.node_id().0 as u32 >= replimesh_spec::GROUP_TABLE_ENTRIES {
+                return Err(DriverError::BadPolicy(format!(
+                    "step {i}: area steps use group `node id`; node {} is past the {} groups",
+                    self.node_id().0,
+                    replimesh_spec::GROUP_TABLE_ENTRIES
+                )));
+            }
             let mut v = put(t.field("scope"), 0, scope as u32);
+            v = put(t.field("area"), v, s.area as u32);
             v = put(t.field("timeout_cycles"), v, s.timeout_cycles);
             self.write_entry(entry(t, i as u32)?, v)?;
         }

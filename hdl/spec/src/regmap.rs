@@ -1158,6 +1158,12 @@ pub mod service {
                 "scope of this step's discovery request (header `scope` encoding)",
             ),
             RegField::bits(
+                "area",
+                6,
+                1,
+                "send the request as a multicast to group `node id` instead: the searcher's area, installed in the routers' group tables (`scope` unused)",
+            ),
+            RegField::bits(
                 "timeout_cycles",
                 8,
                 24,

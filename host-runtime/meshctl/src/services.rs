@@ -566,6 +566,7 @@ pub fn bench(mesh: MeshGeometry) -> Result<()> {
             &[replimesh_driver::SearchStep {
                 scope: replimesh_spec::Scope::MESH,
                 timeout_cycles: 800,
+                area: false,
             }],
             24,
         )?;

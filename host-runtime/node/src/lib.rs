@@ -16,7 +16,7 @@ pub mod runtime;
 pub mod service;
 
 pub use cluster::Cluster;
-pub use policy::{parse_scope, scope_name, PolicyError, SearchPolicy};
+pub use policy::{parse_scope, scope_name, step_name, PolicyError, SearchPolicy};
 pub use runtime::{CallError, Completion, NodeRuntime, NodeStats, RuntimeConfig, SearchReport};
 pub use service::{ticket, SequenceService, Service};
 

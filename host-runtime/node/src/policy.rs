@@ -4,8 +4,9 @@
 //! ```toml
 //! window_cycles = 32      # after the first answer, wait this long for better ones
 //! max_load = 200          # replicas above this load stay silent
+//! areas = [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]  # optional
 //! [[step]]
-//! scope = "radius:1"      # mesh | row | column | quadrant, optionally ":<hop radius>"
+//! scope = "radius:1"      # mesh | row | column | quadrant, optionally ":<hop radius>", or area
 //! timeout_cycles = 300
 //! [[step]]
 //! scope = "quadrant"
@@ -36,6 +37,7 @@ pub enum PolicyError {
 struct RawPolicy {
     window_cycles: Option<u16>,
     max_load: Option<u8>,
+    areas: Option<Vec<Vec<u8>>>,
     step: Vec<RawStep>,
 }
 
@@ -55,6 +57,11 @@ pub struct SearchPolicy {
     pub window_cycles: u16,
     /// Largest load a replica may report and still answer.
     pub max_load: u8,
+    /// Areas (regions of any shape, disjoint): an `area` step asks the
+    /// searcher's own area. Each node installs, in its own router's group
+    /// table, its part of every area member's multicast tree (group id =
+    /// the member's node id), so no node configures another's router.
+    pub areas: Vec<Vec<u8>>,
 }
 
 impl Default for SearchPolicy {
@@ -63,6 +70,7 @@ impl Default for SearchPolicy {
         let step = |mode, radius, timeout_cycles| SearchStep {
             scope: Scope { mode, radius },
             timeout_cycles,
+            area: false,
         };
         SearchPolicy {
             steps: vec![
@@ -72,6 +80,7 @@ impl Default for SearchPolicy {
             ],
             window_cycles: 24,
             max_load: 200,
+            areas: vec![],
         }
     }
 }
@@ -112,6 +121,15 @@ pub fn parse_scope(text: &str) -> Result<Scope, PolicyError> {
     Ok(Scope { mode, radius })
 }
 
+/// Names a step's scope the way the policy file writes it.
+pub fn step_name(s: &SearchStep) -> String {
+    if s.area {
+        "area".into()
+    } else {
+        scope_name(s.scope)
+    }
+}
+
 /// Names a scope the way [`parse_scope`] reads it.
 pub fn scope_name(s: Scope) -> String {
     let mode = match s.mode {
@@ -129,6 +147,14 @@ pub fn scope_name(s: Scope) -> String {
 }
 
 impl SearchPolicy {
+    /// The area holding `node`, if any.
+    pub fn area_of(&self, node: u8) -> Option<&[u8]> {
+        self.areas
+            .iter()
+            .find(|a| a.contains(&node))
+            .map(|a| a.as_slice())
+    }
+
     /// Parses and checks a policy file's text.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
         let raw: RawPolicy = toml::from_str(text)?;
@@ -146,15 +172,47 @@ impl SearchPolicy {
                     s.timeout_cycles
                 )));
             }
+            let area = s.scope.trim() == "area";
             steps.push(SearchStep {
-                scope: parse_scope(&s.scope)?,
+                scope: if area {
+                    Scope::MESH
+                } else {
+                    parse_scope(&s.scope)?
+                },
                 timeout_cycles: s.timeout_cycles,
+                area,
             });
+        }
+        let areas = raw.areas.unwrap_or_default();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, a) in areas.iter().enumerate() {
+            if a.is_empty() {
+                return Err(PolicyError::Invalid(format!("area {i} is empty")));
+            }
+            for n in a {
+                if *n as u32 >= replimesh_spec::GROUP_TABLE_ENTRIES {
+                    return Err(PolicyError::Invalid(format!(
+                        "area {i}: node {n} is past the {} multicast groups areas use",
+                        replimesh_spec::GROUP_TABLE_ENTRIES
+                    )));
+                }
+                if !seen.insert(*n) {
+                    return Err(PolicyError::Invalid(format!(
+                        "area {i}: node {n} is in two areas"
+                    )));
+                }
+            }
+        }
+        if steps.iter().any(|s| s.area) && areas.is_empty() {
+            return Err(PolicyError::Invalid(
+                "an `area` step needs `areas = [[...], ...]`".into(),
+            ));
         }
         Ok(SearchPolicy {
             steps,
             window_cycles: raw.window_cycles.unwrap_or(24),
             max_load: raw.max_load.unwrap_or(255),
+            areas,
         })
     }
 }

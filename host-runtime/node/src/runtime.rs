@@ -15,8 +15,10 @@ use crate::policy::SearchPolicy;
 use crate::service::Service;
 use replimesh_driver::{Device, DriverError, Endpoint, Presence, Received, ServiceId};
 use replimesh_regs::PacketHeader;
+use replimesh_spec::fanout::multicast_tree;
+use replimesh_spec::regmap as spec;
 use replimesh_spec::service::{ControlOp, SearchState, CTRL_OPCODE};
-use replimesh_spec::{NodeId, PacketKind};
+use replimesh_spec::{MeshGeometry, NodeId, PacketKind, GROUP_TABLE_BASE};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Runtime settings.
@@ -136,6 +138,41 @@ struct Call {
 
 const REPLY_CACHE: usize = 1024;
 
+/// Writes this node's part of every area member's multicast tree into its
+/// own router's group table: group `m` carries an area search from member
+/// `m` to the rest of its area. Every node does the same from the same
+/// policy, so the trees exist without any node configuring another's router.
+pub fn install_areas<D: Device>(
+    ep: &mut Endpoint<D>,
+    policy: &SearchPolicy,
+) -> Result<(), DriverError> {
+    let info = ep.info();
+    let Some(geom) = MeshGeometry::new(info.width, info.height) else {
+        return Ok(());
+    };
+    let base = ep.blocks().find_spec(&spec::ROUTER_BLOCK)?.base;
+    for area in &policy.areas {
+        for &src in area {
+            if geom.coords(NodeId(src)).is_none() {
+                return Err(DriverError::BadNode {
+                    node: src,
+                    nodes: geom.nodes(),
+                });
+            }
+            let members: Vec<NodeId> = area
+                .iter()
+                .filter(|n| **n != src)
+                .map(|n| NodeId(*n))
+                .collect();
+            let tree = multicast_tree(&geom, NodeId(src), &members);
+            let mask = tree.get(&info.node).copied().unwrap_or(0);
+            let at = base.add(spec::ROUTER_CFG_OFFSET + 4 * (GROUP_TABLE_BASE + src as u32));
+            ep.write_raw(at, mask as u32)?;
+        }
+    }
+    Ok(())
+}
+
 /// One node's runtime over a device.
 pub struct NodeRuntime<D: Device> {
     ep: Endpoint<D>,
@@ -158,6 +195,7 @@ pub struct NodeRuntime<D: Device> {
 impl<D: Device> NodeRuntime<D> {
     /// Takes over an opened endpoint: writes the search policy and the lease.
     pub fn new(mut ep: Endpoint<D>, cfg: RuntimeConfig) -> Result<Self, DriverError> {
+        install_areas(&mut ep, &cfg.policy)?;
         ep.set_search_policy(&cfg.policy.steps, cfg.policy.window_cycles)?;
         ep.heartbeat()?;
         ep.set_lease(cfg.lease_cycles)?;
@@ -424,7 +462,7 @@ impl<D: Device> NodeRuntime<D> {
                         .policy
                         .steps
                         .get(st.step as usize)
-                        .map(|s| crate::policy::scope_name(s.scope))
+                        .map(crate::policy::step_name)
                         .unwrap_or_default();
                     self.searches.push(SearchReport {
                         service: svc.get(),

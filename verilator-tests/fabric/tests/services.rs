@@ -405,3 +405,62 @@ fn bad_rules_searches_and_packets_are_counted_and_change_nothing() {
     assert!(eps[1].quarantined().unwrap().is_empty());
     let _ = BarOffset(0);
 }
+
+/// Areas of any shape (seed 002's regions): here the top two rows and the
+/// bottom two rows. Node 0's area step finds node 7 (four hops, same area)
+/// and not node 8 (two hops, other area); node 9's finds node 8.
+#[test]
+fn an_area_step_searches_the_searchers_own_region_through_the_group_tables() {
+    let policy = SearchPolicy::from_toml(
+        "areas = [[0, 1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14, 15]]\n\
+         [[step]]\nscope = \"area\"\ntimeout_cycles = 400\n\
+         [[step]]\nscope = \"mesh\"\ntimeout_cycles = 800\n",
+    )
+    .unwrap();
+    let cfg = RuntimeConfig {
+        policy,
+        ..RuntimeConfig::default()
+    };
+    let mut cluster = Cluster::new(endpoints(), &cfg).unwrap();
+    for n in [7usize, 8] {
+        cluster
+            .node(n)
+            .register(Box::new(SequenceService::new(svc(), NodeId(n as u8))))
+            .unwrap();
+    }
+    let calls: Vec<(usize, u16)> = [0usize, 9]
+        .iter()
+        .map(|&c| (c, cluster.node(c).call(svc(), vec![c as u64])))
+        .collect();
+    let mut replies = HashMap::new();
+    cluster
+        .run_until(1, 3000, |c| {
+            for &(n, seq) in &calls {
+                for d in c.node(n).take_completions() {
+                    assert_eq!(d.seq, seq);
+                    replies.insert(n, d.replica);
+                }
+            }
+            replies.len() == 2
+        })
+        .unwrap();
+    assert_eq!(replies[&0], Some(7));
+    assert_eq!(replies[&9], Some(8));
+    for (n, want) in [(0usize, 7u8), (9, 8)] {
+        let s = cluster.node(n).searches()[0].clone();
+        assert_eq!(
+            (s.step, s.scope.as_str(), s.replica),
+            (0, "area", Some(want))
+        );
+        assert_eq!(s.answers, 1, "only the own area answered");
+    }
+    // Node 8 saw node 9's request only; node 7 saw node 0's only.
+    assert_eq!(
+        counter(cluster.node(8).endpoint(), "discovery_seen_total"),
+        1
+    );
+    assert_eq!(
+        counter(cluster.node(7).endpoint(), "discovery_seen_total"),
+        1
+    );
+}

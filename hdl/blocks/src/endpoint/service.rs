@@ -10,12 +10,15 @@
 //! ```
 //!
 //! * **Presence table** (service id → present, accepting, load) and the
-//!   **responder**: a discovery request for a present, accepting service
+//!   **responder**: a discovery request (a `discovery_request`, or a
+//!   `multicast` naming a service) for a present, accepting service
 //!   whose load is at most the request's `max_load` is answered here; the
 //!   host never sees requests. The answer waits in a one-packet slot; a
 //!   request arriving while the slot is full is dropped and counted, so the
 //!   RX side never waits for the TX side (no request–reply deadlock).
-//! * **Search engine**: sends one discovery request per policy step, waits
+//! * **Search engine**: sends one discovery request per policy step (a
+//!   scoped broadcast, or for an `area` step a multicast to group `node id`,
+//!   the searcher's area as installed in the routers' group tables), waits
 //!   the step's timeout for a first answer, then a short window for more, and
 //!   keeps the two least loaded. Answers are checked: running search, its
 //!   tag and service, the responder inside the step's scope (the same region
@@ -336,7 +339,7 @@ fn render(geom: MeshGeometry, credits: usize) -> String {
 {in_scope}
 localparam [15:0] BASE = 16'h{base:04X};
 localparam [7:0] LAST_NODE = 8'd{nodes_m1};
-localparam [2:0] K_UNI = 3'd{k_uni}, K_REQ = 3'd{k_req}, K_ANS = 3'd{k_ans}, K_CTRL = 3'd{k_ctrl}, K_SVC = 3'd{k_svc};
+localparam [2:0] K_UNI = 3'd{k_uni}, K_MC = 3'd{k_mc}, K_REQ = 3'd{k_req}, K_ANS = 3'd{k_ans}, K_CTRL = 3'd{k_ctrl}, K_SVC = 3'd{k_svc};
 localparam [7:0] OP_NACK = 8'd{op_nack}, OP_QUAR = 8'd{op_quar}, OP_REL = 8'd{op_rel};
 localparam [7:0] WHY_ABSENT = 8'd{why_absent}, WHY_BUSY = 8'd{why_busy};
 localparam [1:0] S_IDLE = 2'd{s_idle}, S_RUN = 2'd{s_run}, S_FOUND = 2'd{s_found}, S_NONE = 2'd{s_none};
@@ -381,6 +384,7 @@ reg [23:0] s_timer;
 reg [15:0] s_win;
 reg req_pending;
 reg [5:0] req_scope;
+reg req_area;
 wire [31:0] r_search_status = {{s_tag, s_answers, 1'b0, s_step, 1'b0, s_have2, s_state}};
 wire [31:0] r_search_result = {{s_2load, s_2nd, s_bload, s_best}};
 // ---- register bus
@@ -452,6 +456,7 @@ reg [63:0] gen_head;
 always @(*) begin
    if (ans_pending) gen_head = mkhead(ans_dest, K_ANS, 6'd0, ans_tag, ans_svc);
    else if (nack_pending) gen_head = mkhead(nack_dest, K_CTRL, 6'd0, nack_seq, nack_svc);
+   else if (req_area) gen_head = mkhead(node_id, K_MC, 6'd0, s_tag, s_service);
    else gen_head = mkhead(8'd0, K_REQ, req_scope, s_tag, s_service);
 end
 reg t_send;
@@ -496,7 +501,7 @@ reg [2:0] a_mode;
 always @(*) begin
    a_mode = M_PASS;
    if (quar[a_src]) a_mode = M_DROP;
-   else if (a_kind == K_REQ) a_mode = M_REQ;
+   else if (a_kind == K_REQ || (a_kind == K_MC && a_svc != 8'd0)) a_mode = M_REQ;
    else if (a_kind == K_ANS) a_mode = M_ANS;
    else if (a_kind == K_UNI && a_svc != 8'd0 && !a_offered) a_mode = a_known ? M_REFUSE : M_DROP;
 end
@@ -537,10 +542,12 @@ wire [7:0] q_op = pay{p_opcode};
 wire [7:0] q_arg = pay{p_arg};
 wire q_nack_hit = q_known && (q_rule{ru_valid} != 1'b0) && (target(q_rule, quar) == r_src);
 wire [5:0] cur_scope = policy_mem[s_step]{po_scope};
+wire cur_area = policy_mem[s_step]{po_area};
+wire next_area = policy_mem[s_step + 3'd1]{po_area};
 wire [23:0] cur_timeout = policy_mem[s_step]{po_timeout};
 wire [5:0] next_scope = policy_mem[s_step + 3'd1]{po_scope};
 wire [7:0] l_ans = pay{p_load};
-wire ans_ok = (s_state == S_RUN) && (r_seq == s_tag) && (r_svc == s_service) && in_scope(node_id, r_src, cur_scope)
+wire ans_ok = (s_state == S_RUN) && (r_seq == s_tag) && (r_svc == s_service) && (cur_area || in_scope(node_id, r_src, cur_scope))
    && (r_src != node_id) && !(s_have && r_src == s_best) && !(s_have2 && r_src == s_2nd);
 always @(posedge clock) begin
    inj_valid <= t_send;
@@ -696,6 +703,7 @@ always @(posedge clock) begin
          r_search_cycles <= 32'd0;
          req_pending <= 1'b1;
          req_scope <= policy_mem[0]{po_scope};
+         req_area <= policy_mem[0]{po_area};
       end else if (s_state == S_RUN) begin
          r_search_cycles <= r_search_cycles + 32'd1;
          if (s_have) begin
@@ -712,6 +720,7 @@ always @(posedge clock) begin
                   s_timer <= 24'd0;
                   req_pending <= 1'b1;
                   req_scope <= next_scope;
+                  req_area <= next_area;
                end else begin
                   s_state <= S_NONE;
                end
@@ -769,6 +778,7 @@ end
         base = p.base,
         nodes_m1 = geom.nodes() - 1,
         k_uni = PacketKind::Unicast as u32,
+        k_mc = PacketKind::Multicast as u32,
         k_req = PacketKind::DiscoveryRequest as u32,
         k_ans = PacketKind::DiscoveryAnswer as u32,
         k_ctrl = PacketKind::Control as u32,
@@ -804,6 +814,7 @@ end
         pr_accepting = tf(pr, "accepting"),
         pr_load = tf(pr, "load"),
         po_scope = tf(po, "scope"),
+        po_area = tf(po, "area"),
         po_timeout = tf(po, "timeout_cycles"),
         ss_service = rf(&regs::SEARCH_START, "service"),
         ss_max_load = rf(&regs::SEARCH_START, "max_load"),
