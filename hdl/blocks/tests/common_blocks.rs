@@ -87,6 +87,9 @@ fn tag_fifo_keeps_tags_with_their_flits_and_b_only_when_enabled() {
         x.reset.next = false;
         // (data, tag a, tag b as it must read back)
         let mut model: VecDeque<(u32, u64, u64)> = VecDeque::new();
+        // What each slot's b RAM holds: unwritten pushes leave it alone.
+        let mut slot_b = [0u64; DEPTH];
+        let mut wr = 0usize;
         let mut seed = 11u64;
         let mut b_seen = 0;
         for i in 0..1500u32 {
@@ -94,10 +97,8 @@ fn tag_fifo_keeps_tags_with_their_flits_and_b_only_when_enabled() {
             if let Some(&(data, a, b)) = model.front() {
                 sim_assert_eq!(sim, x.head_data.val(), Bits::<32>::from(data as u64), x);
                 sim_assert_eq!(sim, x.head_a.val(), Bits::<14>::from(a), x);
-                if b != u64::MAX {
-                    sim_assert_eq!(sim, x.head_b.val(), Bits::<12>::from(b), x);
-                    b_seen += 1;
-                }
+                sim_assert_eq!(sim, x.head_b.val(), Bits::<12>::from(b), x);
+                b_seen += 1;
             }
             let r = lcg(&mut seed);
             let push = !r.is_multiple_of(3);
@@ -105,8 +106,8 @@ fn tag_fifo_keeps_tags_with_their_flits_and_b_only_when_enabled() {
             let data = lcg(&mut seed) as u32;
             let a = lcg(&mut seed) & 0x3fff;
             let b = lcg(&mut seed) & 0xfff;
-            // The first 500 cycles write tag b; later pushes must not (slots
-            // reused then hold stale b values: unchecked, marked MAX).
+            // The first 500 cycles write tag b; later pushes must leave each
+            // slot's b as it was.
             let b_en = i < 500;
             x.push.next = push;
             x.push_data.next = (data as u64).to_bits();
@@ -121,7 +122,11 @@ fn tag_fifo_keeps_tags_with_their_flits_and_b_only_when_enabled() {
                 model.pop_front();
             }
             if push && !full {
-                model.push_back((data, a, if b_en { b } else { u64::MAX }));
+                if b_en {
+                    slot_b[wr] = b;
+                }
+                model.push_back((data, a, slot_b[wr]));
+                wr = (wr + 1) % DEPTH;
             }
         }
         sim_assert!(sim, b_seen > 100, x);
