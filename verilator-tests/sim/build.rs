@@ -88,6 +88,7 @@ fn main() {
             geometry: v.geometry,
             flit_bits: v.flit_bits,
             fifo_depth: FIFO_DEPTH,
+            multicast: true,
         });
         std::fs::write(&vfile, &text).unwrap();
         run_verilator(&verilator.bin, &vfile, &dir, &name, trace);

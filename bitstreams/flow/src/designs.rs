@@ -25,15 +25,25 @@ pub struct Design {
     pub shape: Shape,
     /// Generator parameters (for a router: the mesh it sits in).
     pub params: FabricParams,
-    /// Whether the generated router has multicast. The router has carried
-    /// the fan-out logic (group tables, broadcast rule, ordered acquisition)
-    /// since issue 4, with no switch to leave it out; the figures without it
-    /// are kept in docs/hardware.md from the last commit before it.
+    /// Whether the generated routers have the fan-out logic (group tables,
+    /// broadcast rule, ordered acquisition): `RouterParams::multicast`. The
+    /// `-nomc` designs leave it out to measure its cost.
     pub multicast: bool,
 }
 
 impl Design {
     fn new(name: &str, shape: Shape, w: u32, h: u32, flit_bits: u32) -> Design {
+        Design::with_fanout(name, shape, w, h, flit_bits, true)
+    }
+
+    fn with_fanout(
+        name: &str,
+        shape: Shape,
+        w: u32,
+        h: u32,
+        flit_bits: u32,
+        multicast: bool,
+    ) -> Design {
         Design {
             name: name.into(),
             shape,
@@ -41,8 +51,9 @@ impl Design {
                 geometry: MeshGeometry::new(w, h).expect("valid design geometry"),
                 flit_bits,
                 fifo_depth: 8,
+                multicast,
             },
-            multicast: true,
+            multicast,
         }
     }
 
@@ -74,7 +85,9 @@ impl Design {
 pub fn all_designs() -> Vec<Design> {
     vec![
         Design::new("router-w32", Shape::Router, 4, 4, 32),
+        Design::with_fanout("router-w32-nomc", Shape::Router, 4, 4, 32, false),
         Design::new("router-w64", Shape::Router, 4, 4, 64),
+        Design::with_fanout("router-w64-nomc", Shape::Router, 4, 4, 64, false),
         Design::new("mesh-2x2-w64", Shape::Mesh, 2, 2, 64),
         Design::new("mesh-4x4-w64", Shape::Mesh, 4, 4, 64),
     ]

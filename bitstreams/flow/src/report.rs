@@ -147,7 +147,7 @@ pub struct DesignReport {
     pub flit_bits: u32,
     /// Routers in the design.
     pub routers: u32,
-    /// Whether the router has multicast (false until issue 4 lands).
+    /// Whether the routers have the fan-out logic (`-nomc` designs leave it out).
     pub multicast: bool,
     /// FPGA part.
     pub device: String,

@@ -45,6 +45,12 @@ pub struct Mesh<const W: usize> {
 impl<const W: usize> Mesh<W> {
     /// A mesh of `geometry` with `fifo_depth`-flit input buffers.
     pub fn new(geometry: MeshGeometry, fifo_depth: usize) -> Self {
+        Self::with_fanout(geometry, fifo_depth, true)
+    }
+
+    /// As [`Mesh::new`], choosing whether the routers carry the fan-out
+    /// logic (`RouterParams::multicast`).
+    pub fn with_fanout(geometry: MeshGeometry, fifo_depth: usize, multicast: bool) -> Self {
         let n = geometry.nodes() as usize;
         Self {
             clock: Default::default(),
@@ -63,6 +69,7 @@ impl<const W: usize> Mesh<W> {
                     Router::new(RouterParams {
                         geometry,
                         fifo_depth,
+                        multicast,
                     })
                 })
                 .collect(),

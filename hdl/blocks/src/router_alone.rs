@@ -43,8 +43,9 @@ pub struct RouterAlone<const W: usize> {
 
 impl<const W: usize> RouterAlone<W> {
     /// The router of node `(1, 1)` of `geometry` (an interior node when the
-    /// mesh is at least 3×3, so no port is tied off by position).
-    pub fn new(geometry: MeshGeometry, fifo_depth: usize) -> Self {
+    /// mesh is at least 3×3, so no port is tied off by position), with or
+    /// without the fan-out logic (`RouterParams::multicast`).
+    pub fn new(geometry: MeshGeometry, fifo_depth: usize, multicast: bool) -> Self {
         let (x, y) = (1, 1);
         let c8 = |v: u32| Constant::new((v as u64).to_bits());
         Self {
@@ -63,6 +64,7 @@ impl<const W: usize> RouterAlone<W> {
             router: Router::new(RouterParams {
                 geometry,
                 fifo_depth,
+                multicast,
             }),
             id: c8(geometry.node_id(x, y).0 as u32),
             x: c8(x),

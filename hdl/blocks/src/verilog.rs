@@ -18,6 +18,9 @@ pub struct FabricParams {
     pub flit_bits: u32,
     /// Input FIFO depth in flits.
     pub fifo_depth: usize,
+    /// Routers with the fan-out logic (multicast, scoped broadcast,
+    /// discovery requests); see `RouterParams::multicast`.
+    pub multicast: bool,
 }
 
 impl FabricParams {
@@ -27,6 +30,7 @@ impl FabricParams {
             geometry,
             flit_bits: 64,
             fifo_depth: 8,
+            multicast: true,
         }
     }
 }
@@ -38,12 +42,12 @@ pub const TOP_MODULE: &str = "top";
 pub fn generate_mesh_verilog(p: &FabricParams) -> String {
     let raw = match p.flit_bits {
         32 => {
-            let mut m = Mesh::<32>::new(p.geometry, p.fifo_depth);
+            let mut m = Mesh::<32>::with_fanout(p.geometry, p.fifo_depth, p.multicast);
             m.connect_all();
             generate_verilog(&m)
         }
         64 => {
-            let mut m = Mesh::<64>::new(p.geometry, p.fifo_depth);
+            let mut m = Mesh::<64>::with_fanout(p.geometry, p.fifo_depth, p.multicast);
             m.connect_all();
             generate_verilog(&m)
         }
@@ -64,12 +68,12 @@ pub fn generate_block_verilog<U: Block>(uut: &U) -> String {
 pub fn generate_router_verilog(p: &FabricParams) -> String {
     match p.flit_bits {
         32 => {
-            let mut r = RouterAlone::<32>::new(p.geometry, p.fifo_depth);
+            let mut r = RouterAlone::<32>::new(p.geometry, p.fifo_depth, p.multicast);
             r.connect_all();
             generate_block_verilog(&r)
         }
         64 => {
-            let mut r = RouterAlone::<64>::new(p.geometry, p.fifo_depth);
+            let mut r = RouterAlone::<64>::new(p.geometry, p.fifo_depth, p.multicast);
             r.connect_all();
             generate_block_verilog(&r)
         }

@@ -42,6 +42,11 @@ enum Cmd {
         /// as a port), for area and Fmax reports.
         #[arg(long)]
         router: bool,
+        /// Leave the fan-out logic (multicast, scoped broadcast, discovery
+        /// requests) out of the routers: fan-out packets are then dropped as
+        /// malformed. For area comparisons only.
+        #[arg(long)]
+        no_multicast: bool,
         /// Output file; standard output when absent.
         #[arg(short, long)]
         out: Option<PathBuf>,
@@ -77,6 +82,7 @@ fn run(cli: Cli) -> Result<()> {
             fifo_depth,
             card,
             router,
+            no_multicast,
             out,
         } => {
             if !replimesh_spec::FLIT_WIDTHS.contains(&flit_bits) {
@@ -89,8 +95,12 @@ fn run(cli: Cli) -> Result<()> {
                 geometry: mesh,
                 flit_bits,
                 fifo_depth,
+                multicast: !no_multicast,
             };
             let text = if card {
+                if no_multicast {
+                    bail!("the card always has the fan-out logic; drop --no-multicast");
+                }
                 if flit_bits != 64 {
                     bail!("the card uses 64-bit flits; drop --flit-bits {flit_bits}");
                 }

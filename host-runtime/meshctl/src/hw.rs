@@ -72,6 +72,7 @@ fn sources(mesh: replimesh_spec::MeshGeometry, flit_bits: u32, out: &Path) -> Re
         geometry: mesh,
         flit_bits,
         fifo_depth: 8,
+        multicast: true,
     };
     let verilog = replimesh_hdl::generate_mesh_verilog(&p);
     let ports = replimesh_bitstreams::wrapper::top_ports(&verilog)?;
@@ -101,12 +102,7 @@ fn area_per_router(reports: &[DesignReport]) -> Vec<serde_json::Value> {
                     "ccu2c": r.ccu2c, "fmax_mhz": r.fmax_mhz,
                     "xilinx_lut": r.xilinx_lut, "xilinx_lutram": r.xilinx_lutram, "xilinx_ff": r.xilinx_ff,
                 }),
-                None if !multicast => json!({
-                    "flit_bits": bits, "multicast": false,
-                    "status": "the generator has no switch to leave multicast out; \
-                               docs/hardware.md keeps the figures from before issue 4",
-                }),
-                None => json!({"flit_bits": bits, "multicast": true, "status": "not in this run"}),
+                None => json!({"flit_bits": bits, "multicast": multicast, "status": "not in this run"}),
             });
         }
     }
@@ -132,7 +128,8 @@ pub enum HwCmd {
     /// Synthesize, place and route each design (open ECP5 flow), write
     /// bitstreams and the manifest, print area and Fmax as JSON.
     Report {
-        /// Design to build (repeatable; default: all): router-w32, router-w64, mesh-2x2-w64, mesh-4x4-w64.
+        /// Design to build (repeatable; default: all): router-w32, router-w32-nomc,
+        /// router-w64, router-w64-nomc, mesh-2x2-w64, mesh-4x4-w64.
         #[arg(long = "design")]
         designs: Vec<String>,
         /// Output folder for bitstreams and tool logs.

@@ -14,6 +14,7 @@ fn generated_verilog_lints_clean() {
                 geometry: MeshGeometry::new(w, h).unwrap(),
                 flit_bits,
                 fifo_depth: 8,
+                multicast: true,
             };
             let file = dir.join(format!("mesh_{w}x{h}_w{flit_bits}.v"));
             std::fs::write(&file, generate_mesh_verilog(&p)).unwrap();
@@ -37,14 +38,17 @@ fn generated_verilog_lints_clean() {
 fn generated_router_alone_lints_clean() {
     let dir = std::env::temp_dir().join(format!("replimesh-lint-router-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (w, h) in [(2, 2), (4, 4), (8, 8)] {
+    // Both generator variants: with the fan-out logic (what the meshes use)
+    // and without it (`router-w32-nomc`, the area comparison).
+    for (w, h, multicast) in [(2, 2, true), (4, 4, true), (8, 8, true), (4, 4, false)] {
         for flit_bits in [32, 64] {
             let p = FabricParams {
                 geometry: MeshGeometry::new(w, h).unwrap(),
                 flit_bits,
                 fifo_depth: 8,
+                multicast,
             };
-            let file = dir.join(format!("router_{w}x{h}_w{flit_bits}.v"));
+            let file = dir.join(format!("router_{w}x{h}_w{flit_bits}_mc{multicast}.v"));
             std::fs::write(&file, replimesh_hdl::generate_router_verilog(&p)).unwrap();
             let out = Command::new("verilator")
                 .args(["--lint-only", "-Wall", "--top-module", "top"])

@@ -3,6 +3,7 @@
 //! The request just after the last winner has the highest priority, so no
 //! requester waits more than four grants: no input starves.
 
+use crate::common::glue::Pack5;
 use rust_hdl::prelude::*;
 
 /// Five-way round-robin arbiter with a one-hot grant.
@@ -21,9 +22,10 @@ pub struct RoundRobin5 {
     /// The grant was used: move priority past the winner.
     pub advance: Signal<In, Bit>,
     last: DFF<Bits<5>>,
+    above: Pack5,
+    lowest: Pack5,
     masked: Signal<Local, Bits<5>>,
     pick: Signal<Local, Bits<5>>,
-    one: Constant<Bits<5>>,
     zero: Constant<Bits<5>>,
 }
 
@@ -37,9 +39,10 @@ impl Default for RoundRobin5 {
             enable: Default::default(),
             advance: Default::default(),
             last: Default::default(),
+            above: Default::default(),
+            lowest: Default::default(),
             masked: Default::default(),
             pick: Default::default(),
-            one: Constant::new(1u64.to_bits()),
             zero: Constant::new(0u64.to_bits()),
         }
     }
@@ -49,18 +52,43 @@ impl Logic for RoundRobin5 {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, last);
-        // Requests strictly above the last winner keep priority.
-        self.masked.next = self.request.val()
-            & !((self.last.q.val() << self.one.val()) - self.one.val())
-            & !self.last.q.val();
+        // Requests strictly above the last (one-hot) winner keep priority.
+        // Written as explicit AND/OR terms rather than `(last << 1) - 1` and
+        // `pick & -pick`: on ECP5 those became carry chains on the switch
+        // allocation path (docs/hardware.md).
+        self.above.b0.next = false;
+        self.above.b1.next = self.last.q.val().get_bit(0);
+        self.above.b2.next = self.last.q.val().get_bit(0) || self.last.q.val().get_bit(1);
+        self.above.b3.next = self.last.q.val().get_bit(0)
+            || self.last.q.val().get_bit(1)
+            || self.last.q.val().get_bit(2);
+        self.above.b4.next = self.last.q.val().get_bit(0)
+            || self.last.q.val().get_bit(1)
+            || self.last.q.val().get_bit(2)
+            || self.last.q.val().get_bit(3);
+        self.masked.next = self.request.val() & self.above.bits.val();
         self.pick.next = self.request.val();
         if self.masked.val().any() {
             self.pick.next = self.masked.val();
         }
         // Lowest set bit of `pick`.
+        self.lowest.b0.next = self.pick.val().get_bit(0);
+        self.lowest.b1.next = self.pick.val().get_bit(1) && !self.pick.val().get_bit(0);
+        self.lowest.b2.next = self.pick.val().get_bit(2)
+            && !self.pick.val().get_bit(1)
+            && !self.pick.val().get_bit(0);
+        self.lowest.b3.next = self.pick.val().get_bit(3)
+            && !self.pick.val().get_bit(2)
+            && !self.pick.val().get_bit(1)
+            && !self.pick.val().get_bit(0);
+        self.lowest.b4.next = self.pick.val().get_bit(4)
+            && !self.pick.val().get_bit(3)
+            && !self.pick.val().get_bit(2)
+            && !self.pick.val().get_bit(1)
+            && !self.pick.val().get_bit(0);
         self.grant.next = self.zero.val();
         if self.enable.val() {
-            self.grant.next = self.pick.val() & (!self.pick.val() + self.one.val());
+            self.grant.next = self.lowest.bits.val();
         }
         if self.advance.val() && self.enable.val() && self.pick.val().any() {
             self.last.d.next = self.grant.val();

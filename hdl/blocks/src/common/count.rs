@@ -2,7 +2,8 @@
 
 use rust_hdl::prelude::*;
 
-/// Number of the five inputs that are high, as a 32-bit value.
+/// Number of the five inputs that are high (0..=5, three bits: the router
+/// registers it and widens it only where it adds it to a 32-bit counter).
 #[derive(LogicBlock, Default)]
 pub struct Count5 {
     /// Event from port N.
@@ -16,7 +17,7 @@ pub struct Count5 {
     /// Event from port L.
     pub b4: Signal<In, Bit>,
     /// How many are high.
-    pub count: Signal<Out, Bits<32>>,
+    pub count: Signal<Out, Bits<3>>,
 }
 
 impl Logic for Count5 {
@@ -38,7 +39,7 @@ impl Logic for Count5 {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
-            "always @(*) count = {31'd0, b0} + {31'd0, b1} + {31'd0, b2} + {31'd0, b3} + {31'd0, b4};\n"
+            "always @(*) count = {2'd0, b0} + {2'd0, b1} + {2'd0, b2} + {2'd0, b3} + {2'd0, b4};\n"
                 .into(),
         )
     }

@@ -190,3 +190,75 @@ impl Logic for RouteEntry {
         Verilog::Custom("always @(*) entry = {alternate, primary};\n".into())
     }
 }
+
+/// Packs what an input learns about a head flit on arrival (the look-ahead
+/// route): `tag = {trace, is_fan, ready, bad_header, alt_oh, prim_oh}`.
+#[derive(LogicBlock, Default)]
+pub struct RouteTagPack {
+    /// Primary port, one-hot.
+    pub prim_oh: Signal<In, Bits<5>>,
+    /// Alternate port, one-hot.
+    pub alt_oh: Signal<In, Bits<5>>,
+    /// Not forwardable point to point (bad destination or kind).
+    pub bad_header: Signal<In, Bit>,
+    /// The route table was initialised when the flit arrived.
+    pub ready: Signal<In, Bit>,
+    /// A fan-out packet.
+    pub is_fan: Signal<In, Bit>,
+    /// The trace flag.
+    pub trace: Signal<In, Bit>,
+    /// The packed tag.
+    pub tag: Signal<Out, Bits<14>>,
+}
+
+impl Logic for RouteTagPack {
+    fn update(&mut self) {
+        let v = (self.trace.val() as u64) << 13
+            | (self.is_fan.val() as u64) << 12
+            | (self.ready.val() as u64) << 11
+            | (self.bad_header.val() as u64) << 10
+            | self.alt_oh.val().to_u64() << 5
+            | self.prim_oh.val().to_u64();
+        self.tag.next = v.to_bits();
+    }
+    fn connect(&mut self) {
+        self.tag.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "always @(*) tag = {trace, is_fan, ready, bad_header, alt_oh, prim_oh};\n".into(),
+        )
+    }
+}
+
+/// Packs a fan-out head's arrival classification:
+/// `tag = {ttl_cut, err, fan_mask, raw_mask}`.
+#[derive(LogicBlock, Default)]
+pub struct FanTagPack {
+    /// The output mask before TTL and loopback trimming.
+    pub raw_mask: Signal<In, Bits<5>>,
+    /// The outputs to acquire.
+    pub fan_mask: Signal<In, Bits<5>>,
+    /// Error known on arrival (bad group, illegal mask, scope, length).
+    pub err: Signal<In, Bit>,
+    /// TTL spent: deliver here only.
+    pub ttl_cut: Signal<In, Bit>,
+    /// The packed tag.
+    pub tag: Signal<Out, Bits<12>>,
+}
+
+impl Logic for FanTagPack {
+    fn update(&mut self) {
+        let v = (self.ttl_cut.val() as u64) << 11
+            | (self.err.val() as u64) << 10
+            | self.fan_mask.val().to_u64() << 5
+            | self.raw_mask.val().to_u64();
+        self.tag.next = v.to_bits();
+    }
+    fn connect(&mut self) {
+        self.tag.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom("always @(*) tag = {ttl_cut, err, fan_mask, raw_mask};\n".into())
+    }
+}

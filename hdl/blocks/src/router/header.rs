@@ -201,3 +201,64 @@ always @(*) rewritten = {{{parts}}};
         ))
     }
 }
+
+/// The head-of-FIFO rewrite: reads `ttl` and writes `new_ttl` back into the
+/// routing word. Everything else about the header is decoded when the flit
+/// arrives (look-ahead classification, see `input_unit`), so the FIFO head
+/// needs only this.
+#[derive(LogicBlock, Default)]
+pub struct TtlRewrite<const W: usize> {
+    /// The head flit.
+    pub flit: Signal<In, Bits<W>>,
+    /// Hops left.
+    pub ttl: Signal<Out, Bits<5>>,
+    /// `ttl` to write into the forwarded head flit.
+    pub new_ttl: Signal<In, Bits<5>>,
+    /// The head flit with `ttl` replaced.
+    pub rewritten: Signal<Out, Bits<W>>,
+}
+
+impl<const W: usize> Logic for TtlRewrite<W> {
+    fn update(&mut self) {
+        let flit = self.flit.val();
+        let word: u64 = flit.get_bits::<32>(0).into();
+        self.ttl.next = get(word, &FIELD_TTL).to_bits();
+        let ttl: u64 = self.new_ttl.val().into();
+        let new_word = FIELD_TTL
+            .set(word as u32, ttl as u32)
+            .expect("5-bit input fits the ttl field");
+        let mut out = flit;
+        for i in 0..32 {
+            out = out.replace_bit(i, (new_word >> i) & 1 == 1);
+        }
+        self.rewritten.next = out;
+    }
+
+    fn connect(&mut self) {
+        self.ttl.connect();
+        self.rewritten.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        assert!(W >= 32, "the routing word needs 32 bits of flit");
+        assert_eq!(FIELD_TTL.width, 5);
+        let mut parts = vec![];
+        let top = FIELD_TTL.lsb + FIELD_TTL.width;
+        if W > top as usize {
+            parts.push(format!("flit[{}:{}]", W - 1, top));
+        }
+        parts.push("new_ttl".into());
+        if FIELD_TTL.lsb > 0 {
+            parts.push(format!("flit[{}:0]", FIELD_TTL.lsb - 1));
+        }
+        Verilog::Custom(format!(
+            "\
+// generated from replimesh-spec's header table
+always @(*) ttl = {ttl};
+always @(*) rewritten = {{{parts}}};
+",
+            ttl = slice(&FIELD_TTL),
+            parts = parts.join(", "),
+        ))
+    }
+}

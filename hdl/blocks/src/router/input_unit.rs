@@ -2,6 +2,14 @@
 //! wormhole lock that keeps a packet's flits on one output, the fan-out
 //! sequencer, and the drops.
 //!
+//! Look-ahead classification: a head flit is decoded as it arrives from the
+//! link (which comes straight from the neighbour's output register): route
+//! table and group table lookups, broadcast rule, header checks and source
+//! stamping. The results travel through the FIFO beside the flit as two tags
+//! (`TagFifo`); at the FIFO head only the link-down choice between primary
+//! and alternate, the TTL and the switch remain. That takes the two LUT-RAM
+//! reads in series (FIFO, then route table) off the switch allocation path.
+//!
 //! Fan-out packets (multicast, scoped broadcast, discovery request) take an
 //! output mask instead of one port: the group table entry `dest`, or the
 //! broadcast rule. The input then acquires the mask's outputs in the fixed
@@ -14,9 +22,10 @@
 //! for credit once it streams. See docs/fanout.md and docs/deadlock-freedom.md.
 
 use super::fanout::{BroadcastMask, OrderedAcquire};
-use super::header::RoutingWord;
+use super::header::{RoutingWord, TtlRewrite};
 use crate::common::dist_ram::DistRam;
-use crate::common::fifo::FlitFifo;
+use crate::common::fifo::TagFifo;
+use crate::common::glue::{FanTagPack, RouteTagPack};
 use crate::router::RouterParams;
 use replimesh_spec::GROUP_TABLE_ENTRIES;
 use rust_hdl::prelude::*;
@@ -97,6 +106,9 @@ pub struct InputUnit<const W: usize> {
     pub routed_head: Signal<Out, Bit>,
     /// Pulse: the routed head carried the trace flag.
     pub trace_hit: Signal<Out, Bit>,
+    /// The outputs the packet in flight (or the last one) was sent to: in
+    /// the cycle after `trace_hit`, the traced head's outputs.
+    pub sent_port: Signal<Out, Bits<5>>,
     /// Pulse: dropped, TTL ran out.
     pub drop_ttl: Signal<Out, Bit>,
     /// Pulse: dropped, primary and alternate port down.
@@ -105,7 +117,17 @@ pub struct InputUnit<const W: usize> {
     pub drop_malformed: Signal<Out, Bit>,
     /// Pulse: a flit arrived with the FIFO full (a neighbour ignored credits).
     pub overflow: Signal<Out, Bit>,
-    fifo: FlitFifo<W>,
+    fifo: TagFifo<W, 14, 12>,
+    in_hdr: RoutingWord<W>,
+    in_head: DFF<Bit>,
+    rtag: RouteTagPack,
+    ftag: FanTagPack,
+    fan_err_in: Signal<Local, Bit>,
+    h_raw: Signal<Local, Bits<5>>,
+    stale: Signal<Local, Bit>,
+    h_fan: Signal<Local, Bit>,
+    h_fmask: Signal<Local, Bits<5>>,
+    h_ttlcut: Signal<Local, Bit>,
     route_tbl: DistRam<Bits<6>>,
     group_tbl: DistRam<Bits<5>>,
     bmask: BroadcastMask,
@@ -113,7 +135,7 @@ pub struct InputUnit<const W: usize> {
     fan_start: Signal<Local, Bit>,
     cur_need: Signal<Local, Bits<5>>,
     cur_held: Signal<Local, Bits<5>>,
-    hdr: RoutingWord<W>,
+    hdr: TtlRewrite<W>,
     fan_wait: DFF<Bit>,
     fan_need: DFF<Bits<5>>,
     fan_held: DFF<Bits<5>>,
@@ -161,6 +183,7 @@ pub struct InputUnit<const W: usize> {
     last_cnt: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
     zero8: Constant<Bits<8>>,
+    mc: Constant<Bit>,
 }
 
 impl<const W: usize> InputUnit<W> {
@@ -185,11 +208,22 @@ impl<const W: usize> InputUnit<W> {
             flit_last: Default::default(),
             routed_head: Default::default(),
             trace_hit: Default::default(),
+            sent_port: Default::default(),
             drop_ttl: Default::default(),
             drop_unroutable: Default::default(),
             drop_malformed: Default::default(),
             overflow: Default::default(),
-            fifo: FlitFifo::new(p.fifo_depth),
+            fifo: TagFifo::new(p.fifo_depth),
+            in_hdr: Default::default(),
+            in_head: Default::default(),
+            rtag: Default::default(),
+            ftag: Default::default(),
+            fan_err_in: Default::default(),
+            h_raw: Default::default(),
+            stale: Default::default(),
+            h_fan: Default::default(),
+            h_fmask: Default::default(),
+            h_ttlcut: Default::default(),
             route_tbl: DistRam::new(p.geometry.table_entries() as usize),
             group_tbl: DistRam::new(GROUP_TABLE_ENTRIES as usize),
             bmask: BroadcastMask::new(&p.geometry),
@@ -259,6 +293,7 @@ impl<const W: usize> InputUnit<W> {
             last_cnt: Constant::new(((p.fifo_depth - 1) as u64).to_bits()),
             one8: Constant::new(1u64.to_bits()),
             zero8: Constant::new(0u64.to_bits()),
+            mc: Constant::new(p.multicast),
         }
     }
 }
@@ -268,17 +303,25 @@ impl<const W: usize> Logic for InputUnit<W> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, locked, lock_port, dropping, credit, fan_wait, fan_need, fan_held,
-            fan_first, fan_stream, fan_cnt
+            fan_first, fan_stream, fan_cnt, in_head
         );
         clock!(self, clock, fifo);
         self.route_tbl.clock.next = self.clock.val();
         self.group_tbl.clock.next = self.clock.val();
         self.fifo.reset.next = self.reset.val();
-        // Link side: every valid flit enters the FIFO.
+        // Link side: every valid flit enters the FIFO. A head flit is
+        // classified on arrival (look-ahead): its route table entry, its
+        // fan-out mask and the header checks go into the FIFO beside it as
+        // tags, so the FIFO head only applies link-down and TTL and asks the
+        // switch. The route is the table entry when the flit arrived; a
+        // table rewritten meanwhile applies from the next packet (old and
+        // new tables must both be deadlock-free anyway, docs/routing.md).
         self.fifo.push.next = self.link_valid.val();
-        self.fifo.push_data.next = self.link_data.val();
         self.fifo.push_last.next = self.link_last.val();
         self.overflow.next = self.fifo.overflow.val();
+        if self.link_valid.val() {
+            self.in_head.d.next = self.link_last.val();
+        }
         // Route and group table copies, written by the router.
         self.route_tbl.write_enable.next = self.tbl_we.val();
         self.route_tbl.write_address.next = self.tbl_waddr.val();
@@ -286,56 +329,88 @@ impl<const W: usize> Logic for InputUnit<W> {
         self.group_tbl.write_enable.next = self.grp_we.val();
         self.group_tbl.write_address.next = self.grp_waddr.val();
         self.group_tbl.write_data.next = self.grp_wdata.val();
-        // Head flit decode and lookup.
-        self.hdr.flit.next = self.fifo.head_data.val();
-        self.route_tbl.read_address.next = self.hdr.dest.val();
-        self.group_tbl.read_address.next = self.hdr.dest.val();
-        self.dest_ok.next = ((self.hdr.dest.val() & self.x_mask.val()) < self.mesh_w.val())
-            && ((self.hdr.dest.val() >> self.x_bits.val()) < self.mesh_h.val());
+        // Arriving head flit: decode, stamp the source, look up.
+        self.in_hdr.flit.next = self.link_data.val();
+        // The ingress router stamps the source.
+        self.in_hdr.new_src.next = self.in_hdr.src.val();
+        if self.is_local.val() {
+            self.in_hdr.new_src.next = self.my_id.val();
+        }
+        self.in_hdr.new_ttl.next = self.in_hdr.ttl.val();
+        self.fifo.push_data.next = self.link_data.val();
+        if self.in_head.q.val() {
+            self.fifo.push_data.next = self.in_hdr.rewritten.val();
+        }
+        self.route_tbl.read_address.next = self.in_hdr.dest.val();
+        self.group_tbl.read_address.next = self.in_hdr.dest.val();
+        self.dest_ok.next = ((self.in_hdr.dest.val() & self.x_mask.val()) < self.mesh_w.val())
+            && ((self.in_hdr.dest.val() >> self.x_bits.val()) < self.mesh_h.val());
         self.prim_oh.next = self.one5.val() << self.route_tbl.read_data.val().get_bits::<3>(0);
         self.alt_oh.next = self.one5.val() << self.route_tbl.read_data.val().get_bits::<3>(3);
-        self.chosen.next = self.zero5.val();
-        if (self.prim_oh.val() & !self.ports_down.val()).any() {
-            self.chosen.next = self.prim_oh.val();
-        } else if (self.alt_oh.val() & !self.ports_down.val()).any() {
-            self.chosen.next = self.alt_oh.val();
-        }
-        // The ingress router stamps the source.
-        self.hdr.new_src.next = self.hdr.src.val();
-        if self.is_local.val() {
-            self.hdr.new_src.next = self.my_id.val();
-        }
         // Fan-out: the output mask, from the group table (multicast) or the
         // broadcast rule (scoped broadcast, discovery request).
         self.bmask.node_x.next = self.node_x.val();
         self.bmask.node_y.next = self.node_y.val();
-        self.bmask.src.next = self.hdr.new_src.val();
+        self.bmask.src.next = self.in_hdr.new_src.val();
         self.bmask.in_port.next = self.in_port.val();
-        self.bmask.scope_mode.next = self.hdr.scope_mode.val();
-        self.bmask.radius.next = self.hdr.radius.val();
-        self.is_fan.next = self.hdr.fanout.val();
+        self.bmask.scope_mode.next = self.in_hdr.scope_mode.val();
+        self.bmask.radius.next = self.in_hdr.radius.val();
+        // Without the fan-out logic, fan-out kinds are not forwardable: they
+        // are dropped as malformed, and everything below folds to constants.
+        self.is_fan.next = self.in_hdr.fanout.val() && self.mc.val();
         self.raw_mask.next = self.bmask.mask.val();
-        if self.hdr.multicast.val() {
+        if self.in_hdr.multicast.val() {
             self.raw_mask.next = self.group_tbl.read_data.val();
         }
-        self.fan_err.next = (self.hdr.multicast.val()
-            && ((self.hdr.dest.val() >= self.n_groups.val())
+        self.fan_err_in.next = (self.in_hdr.multicast.val()
+            && ((self.in_hdr.dest.val() >= self.n_groups.val())
                 || (self.raw_mask.val() & !self.fan_legal.val()).any()))
-            || (!self.hdr.multicast.val() && self.bmask.scope_error.val())
-            || (self.raw_mask.val() & self.ports_down.val() & self.links5.val()).any()
-            || (self.hdr.len.val() > self.max_len.val());
+            || (!self.in_hdr.multicast.val() && self.bmask.scope_error.val())
+            || (self.in_hdr.len.val() > self.max_len.val());
         // TTL spent: deliver here only. The source's own copy: only on request.
         self.fan_ttl_cut.next =
-            !self.hdr.ttl.val().any() && (self.raw_mask.val() & self.links5.val()).any();
+            !self.in_hdr.ttl.val().any() && (self.raw_mask.val() & self.links5.val()).any();
         self.ttl_keep.next = self.all5.val();
         if self.fan_ttl_cut.val() {
             self.ttl_keep.next = self.local_oh.val();
         }
         self.loop_keep.next = self.all5.val();
-        if self.is_local.val() && !self.hdr.loopback.val() {
+        if self.is_local.val() && !self.in_hdr.loopback.val() {
             self.loop_keep.next = self.links5.val();
         }
         self.fan_mask.next = self.raw_mask.val() & self.ttl_keep.val() & self.loop_keep.val();
+        self.rtag.prim_oh.next = self.prim_oh.val();
+        self.rtag.alt_oh.next = self.alt_oh.val();
+        self.rtag.bad_header.next =
+            !self.is_fan.val() && (!self.dest_ok.val() || !self.in_hdr.forwardable.val());
+        self.rtag.ready.next = self.enable.val();
+        self.rtag.is_fan.next = self.is_fan.val();
+        self.rtag.trace.next = self.in_hdr.trace.val();
+        self.ftag.raw_mask.next = self.raw_mask.val();
+        self.ftag.fan_mask.next = self.fan_mask.val();
+        self.ftag.err.next = self.fan_err_in.val();
+        self.ftag.ttl_cut.next = self.fan_ttl_cut.val();
+        self.fifo.push_a.next = self.rtag.tag.val();
+        self.fifo.push_b.next = self.ftag.tag.val();
+        self.fifo.b_enable.next = self.mc.val();
+        // The head flit: its tags, then what depends on the links now.
+        self.hdr.flit.next = self.fifo.head_data.val();
+        self.chosen.next = self.zero5.val();
+        if (self.fifo.head_a.val().get_bits::<5>(0) & !self.ports_down.val()).any() {
+            self.chosen.next = self.fifo.head_a.val().get_bits::<5>(0);
+        } else if (self.fifo.head_a.val().get_bits::<5>(5) & !self.ports_down.val()).any() {
+            self.chosen.next = self.fifo.head_a.val().get_bits::<5>(5);
+        }
+        // Flits that arrived before the route table was loaded have no route.
+        self.stale.next = !self.fifo.head_a.val().get_bit(11);
+        self.h_raw.next = self.fifo.head_b.val().get_bits::<5>(0);
+        // The tags' fan-out bits are constant without the fan-out logic
+        // only if gated here too (synthesis cannot see into the LUT RAM).
+        self.h_fan.next = self.fifo.head_a.val().get_bit(12) && self.mc.val();
+        self.h_fmask.next = self.fifo.head_b.val().get_bits::<5>(5);
+        self.h_ttlcut.next = self.fifo.head_b.val().get_bit(11);
+        self.fan_err.next = self.fifo.head_b.val().get_bit(10)
+            || (self.h_raw.val() & self.ports_down.val() & self.links5.val()).any();
         // What the head of the FIFO is doing this cycle. Computed apart from
         // `grant`, so the request does not depend on the switch's answer
         // (Verilator orders the blocks without a false loop).
@@ -344,31 +419,31 @@ impl<const W: usize> Logic for InputUnit<W> {
             && !self.locked.q.val()
             && !self.dropping.q.val()
             && !self.fan_wait.q.val();
-        self.bad_header.next =
-            !self.is_fan.val() && (!self.dest_ok.val() || !self.hdr.forwardable.val());
-        self.no_port.next = !self.is_fan.val() && !self.chosen.val().any();
-        self.ttl_out.next = !self.is_fan.val()
+        self.bad_header.next = self.fifo.head_a.val().get_bit(10);
+        self.no_port.next = (!self.h_fan.val() && !self.chosen.val().any()) || self.stale.val();
+        self.ttl_out.next = !self.h_fan.val()
             && !self.hdr.ttl.val().any()
             && (self.chosen.val() != self.local_oh.val());
         self.drop_malformed.next = self.at_head.val() && self.bad_header.val();
         self.drop_unroutable.next =
             self.at_head.val() && !self.bad_header.val() && self.no_port.val();
-        self.fan_head_err.next = self.at_head.val() && self.is_fan.val() && self.fan_err.val();
+        self.fan_head_err.next =
+            self.at_head.val() && self.h_fan.val() && self.fan_err.val() && !self.stale.val();
         self.drop_ttl.next = self.at_head.val()
             && !self.bad_header.val()
             && !self.no_port.val()
             && (self.ttl_out.val()
-                || (self.is_fan.val() && !self.fan_err.val() && self.fan_ttl_cut.val()));
+                || (self.h_fan.val() && !self.fan_err.val() && self.h_ttlcut.val()));
         self.head_drop.next = self.drop_malformed.val()
             || self.drop_unroutable.val()
             || (self.at_head.val() && self.ttl_out.val())
             || self.fan_head_err.val()
-            || (self.at_head.val() && self.is_fan.val() && !self.fan_mask.val().any());
-        self.head_go.next = self.at_head.val() && !self.head_drop.val() && !self.is_fan.val();
+            || (self.at_head.val() && self.h_fan.val() && !self.h_fmask.val().any());
+        self.head_go.next = self.at_head.val() && !self.head_drop.val() && !self.h_fan.val();
         // Fan-out acquisition, in the channel order E, W, N, S, L: the head
         // starts asking in the cycle it is decoded, and takes every output
         // of the longest granted run at once.
-        self.fan_start.next = self.at_head.val() && self.is_fan.val() && !self.head_drop.val();
+        self.fan_start.next = self.at_head.val() && self.h_fan.val() && !self.head_drop.val();
         self.cur_need.next = self.zero5.val();
         self.cur_held.next = self.zero5.val();
         if self.active.val() && self.fan_wait.q.val() {
@@ -376,7 +451,7 @@ impl<const W: usize> Logic for InputUnit<W> {
             self.cur_held.next = self.fan_held.q.val();
         }
         if self.fan_start.val() {
-            self.cur_need.next = self.fan_mask.val();
+            self.cur_need.next = self.h_fmask.val();
         }
         self.acq.need.next = self.cur_need.val();
         self.acq.avail.next = self.fan_avail.val();
@@ -386,7 +461,7 @@ impl<const W: usize> Logic for InputUnit<W> {
         self.fan_rest.next = self.cur_need.val() & !self.acq.take.val();
         if self.fan_start.val() {
             self.fan_wait.d.next = true;
-            self.fan_need.d.next = self.fan_mask.val();
+            self.fan_need.d.next = self.h_fmask.val();
             self.fan_held.d.next = self.zero5.val();
         }
         if self.acq.take.val().any() {
@@ -433,11 +508,12 @@ impl<const W: usize> Logic for InputUnit<W> {
         // rewritten in place): counted. At the source an empty mask is legal
         // (e.g. a scope holding only the source, without loopback).
         self.fan_orphan.next = self.at_head.val()
-            && self.is_fan.val()
+            && self.h_fan.val()
             && !self.fan_err.val()
             && !self.is_local.val()
-            && !self.fan_ttl_cut.val()
-            && !self.fan_mask.val().any();
+            && !self.h_ttlcut.val()
+            && !self.stale.val()
+            && !self.h_fmask.val().any();
         self.drop_fanout.next = self.fan_head_err.val()
             || self.fan_orphan.val()
             || (self.stream_go.val() && self.fan_cut.val());
@@ -448,7 +524,7 @@ impl<const W: usize> Logic for InputUnit<W> {
             || self.stream_go.val();
         self.routed_head.next = (self.grant.val() && self.head_go.val())
             || (self.stream_go.val() && self.fan_first.q.val());
-        self.trace_hit.next = self.routed_head.val() && self.hdr.trace.val();
+        self.trace_hit.next = self.routed_head.val() && self.fifo.head_a.val().get_bit(13);
         if self.head_drop.val() {
             self.dropping.d.next = !self.fifo.head_last.val();
         }
@@ -470,15 +546,24 @@ impl<const W: usize> Logic for InputUnit<W> {
         if self.stream_go.val() && self.fan_cut.val() {
             self.dropping.d.next = true;
         }
+        self.sent_port.next = self.lock_port.q.val();
         self.credit.d.next = self.fifo.pop.val();
         self.credit_out.next = self.credit.q.val();
+        if self.reset.val() || !self.mc.val() {
+            self.fan_wait.d.next = false;
+            self.fan_first.d.next = false;
+            self.fan_stream.d.next = false;
+        }
+        if !self.mc.val() {
+            self.fan_need.d.next = self.zero5.val();
+            self.fan_held.d.next = self.zero5.val();
+            self.fan_cnt.d.next = self.zero8.val();
+        }
         if self.reset.val() {
             self.locked.d.next = false;
             self.dropping.d.next = false;
             self.credit.d.next = false;
-            self.fan_wait.d.next = false;
-            self.fan_first.d.next = false;
-            self.fan_stream.d.next = false;
+            self.in_head.d.next = true;
         }
     }
 }

@@ -5,10 +5,13 @@
 //! (multicast, scoped broadcast, discovery request) by virtual cut-through,
 //! copied to several outputs at once (see `input_unit` and `fanout`).
 //!
-//! Per hop a flit spends one cycle in the input FIFO (route lookup, switch
-//! allocation and crossbar traversal happen combinationally at the FIFO head)
-//! and one cycle in the output register: two cycles per hop without
-//! contention.
+//! Per hop a flit spends one cycle in the input FIFO and one cycle in the
+//! output register: two cycles per hop without contention. The route lookup
+//! (and the fan-out classification) happens as a head flit arrives, and its
+//! result is stored with the flit (look-ahead, see `input_unit`), so the
+//! FIFO head only applies link-down and TTL before switch allocation and
+//! crossbar traversal, which happen combinationally there. Event counters
+//! and the trace capture are registered one cycle behind the switch.
 
 pub mod fanout;
 pub mod header;
@@ -33,6 +36,12 @@ pub struct RouterParams {
     pub geometry: MeshGeometry,
     /// Input FIFO depth in flits (also the credits each neighbour starts with).
     pub fifo_depth: usize,
+    /// Build the fan-out logic (multicast groups, scoped broadcast, discovery
+    /// requests). Without it fan-out packets are dropped as malformed and the
+    /// group table answers every access with an error: a generator switch
+    /// for measuring what the fan-out logic costs (docs/hardware.md); the
+    /// meshes the tests and the card use always have it.
+    pub multicast: bool,
 }
 
 /// Receiving side of a link (into a router).
@@ -159,6 +168,8 @@ pub struct Router<const W: usize> {
     trace_valid: DFF<Bit>,
     trace_in: DFF<Bits<5>>,
     trace_out: DFF<Bits<5>>,
+    trace_hits: DFF<Bits<5>>,
+    hits: Pack5,
     trace_pack: TracePack,
     tbl32: Widen<6, 32>,
     down32: Widen<5, 32>,
@@ -176,6 +187,21 @@ pub struct Router<const W: usize> {
     overflow: DFF<Bits<32>>,
     table_writes: DFF<Bits<32>>,
     cfg_errors: DFF<Bits<32>>,
+    inc_routed: DFF<Bits<3>>,
+    inc_routed32: Widen<3, 32>,
+    inc_sent: DFF<Bits<3>>,
+    inc_sent32: Widen<3, 32>,
+    inc_ttl: DFF<Bits<3>>,
+    inc_ttl32: Widen<3, 32>,
+    inc_unroutable: DFF<Bits<3>>,
+    inc_unroutable32: Widen<3, 32>,
+    inc_malformed: DFF<Bits<3>>,
+    inc_malformed32: Widen<3, 32>,
+    inc_overflow: DFF<Bits<3>>,
+    inc_overflow32: Widen<3, 32>,
+    inc_fanout: DFF<Bits<3>>,
+    inc_fanout32: Widen<3, 32>,
+    mc: Constant<Bit>,
     sel: Signal<Local, Bit>,
     tbl_we: Signal<Local, Bit>,
     tbl_waddr: Signal<Local, Bits<8>>,
@@ -189,6 +215,7 @@ pub struct Router<const W: usize> {
     one32: Constant<Bits<32>>,
     zero8: Constant<Bits<8>>,
     zero5: Constant<Bits<5>>,
+    zero3: Constant<Bits<3>>,
     zero32: Constant<Bits<32>>,
     a_id: Constant<Bits<16>>,
     a_node: Constant<Bits<16>>,
@@ -296,6 +323,8 @@ impl<const W: usize> Router<W> {
             trace_valid: Default::default(),
             trace_in: Default::default(),
             trace_out: Default::default(),
+            trace_hits: Default::default(),
+            hits: Default::default(),
             trace_pack: Default::default(),
             tbl32: Default::default(),
             down32: Default::default(),
@@ -313,6 +342,21 @@ impl<const W: usize> Router<W> {
             overflow: Default::default(),
             table_writes: Default::default(),
             cfg_errors: Default::default(),
+            inc_routed: Default::default(),
+            inc_routed32: Default::default(),
+            inc_sent: Default::default(),
+            inc_sent32: Default::default(),
+            inc_ttl: Default::default(),
+            inc_ttl32: Default::default(),
+            inc_unroutable: Default::default(),
+            inc_unroutable32: Default::default(),
+            inc_malformed: Default::default(),
+            inc_malformed32: Default::default(),
+            inc_overflow: Default::default(),
+            inc_overflow32: Default::default(),
+            inc_fanout: Default::default(),
+            inc_fanout32: Default::default(),
+            mc: Constant::new(p.multicast),
             sel: Default::default(),
             tbl_we: Default::default(),
             tbl_waddr: Default::default(),
@@ -329,6 +373,7 @@ impl<const W: usize> Router<W> {
             one32: Constant::new(1u64.to_bits()),
             zero8: Constant::new(0u64.to_bits()),
             zero5: Constant::new(0u64.to_bits()),
+            zero3: Constant::new(0u64.to_bits()),
             zero32: Constant::new(0u64.to_bits()),
             a_id: c16(router_addr::ID),
             a_node: c16(router_addr::NODE_ID),
@@ -364,6 +409,14 @@ impl<const W: usize> Logic for Router<W> {
             trace_valid,
             trace_in,
             trace_out,
+            trace_hits,
+            inc_routed,
+            inc_sent,
+            inc_ttl,
+            inc_unroutable,
+            inc_malformed,
+            inc_overflow,
+            inc_fanout,
             packets_routed,
             flits_routed,
             drop_ttl,
@@ -533,24 +586,50 @@ impl<const W: usize> Logic for Router<W> {
         self.n_overflow.b2.next = self.inputs[2].overflow.val();
         self.n_overflow.b3.next = self.inputs[3].overflow.val();
         self.n_overflow.b4.next = self.inputs[4].overflow.val();
-        self.packets_routed.d.next = self.packets_routed.q.val() + self.n_routed.count.val();
-        self.flits_routed.d.next = self.flits_routed.q.val() + self.n_sent.count.val();
-        self.drop_ttl.d.next = self.drop_ttl.q.val() + self.n_ttl.count.val();
-        self.drop_unroutable.d.next = self.drop_unroutable.q.val() + self.n_unroutable.count.val();
-        self.drop_malformed.d.next = self.drop_malformed.q.val() + self.n_malformed.count.val();
-        self.overflow.d.next = self.overflow.q.val() + self.n_overflow.count.val();
+        // Event counts are registered before they are added, so the
+        // switch's grants do not run into the counters' carry chains; the
+        // counters lag their events by one cycle.
+        self.inc_routed32.narrow.next = self.inc_routed.q.val();
+        self.inc_routed.d.next = self.n_routed.count.val();
+        self.inc_sent32.narrow.next = self.inc_sent.q.val();
+        self.inc_sent.d.next = self.n_sent.count.val();
+        self.inc_ttl32.narrow.next = self.inc_ttl.q.val();
+        self.inc_ttl.d.next = self.n_ttl.count.val();
+        self.inc_unroutable32.narrow.next = self.inc_unroutable.q.val();
+        self.inc_unroutable.d.next = self.n_unroutable.count.val();
+        self.inc_malformed32.narrow.next = self.inc_malformed.q.val();
+        self.inc_malformed.d.next = self.n_malformed.count.val();
+        self.inc_overflow32.narrow.next = self.inc_overflow.q.val();
+        self.inc_overflow.d.next = self.n_overflow.count.val();
+        self.packets_routed.d.next = self.packets_routed.q.val() + self.inc_routed32.wide.val();
+        self.flits_routed.d.next = self.flits_routed.q.val() + self.inc_sent32.wide.val();
+        self.drop_ttl.d.next = self.drop_ttl.q.val() + self.inc_ttl32.wide.val();
+        self.drop_unroutable.d.next =
+            self.drop_unroutable.q.val() + self.inc_unroutable32.wide.val();
+        self.drop_malformed.d.next = self.drop_malformed.q.val() + self.inc_malformed32.wide.val();
+        self.overflow.d.next = self.overflow.q.val() + self.inc_overflow32.wide.val();
         self.n_fanout.b0.next = self.inputs[0].drop_fanout.val();
         self.n_fanout.b1.next = self.inputs[1].drop_fanout.val();
         self.n_fanout.b2.next = self.inputs[2].drop_fanout.val();
         self.n_fanout.b3.next = self.inputs[3].drop_fanout.val();
         self.n_fanout.b4.next = self.inputs[4].drop_fanout.val();
-        self.fanout_errors.d.next = self.fanout_errors.q.val() + self.n_fanout.count.val();
-        // Trace capture: the last traced head flit's input and output port.
+        self.inc_fanout32.narrow.next = self.inc_fanout.q.val();
+        self.inc_fanout.d.next = self.n_fanout.count.val();
+        self.fanout_errors.d.next = self.fanout_errors.q.val() + self.inc_fanout32.wide.val();
+        // Trace capture: the last traced head flit's input and output port,
+        // one cycle after it was routed (the hits are registered first, the
+        // input then holds the head's outputs in `sent_port`).
+        self.hits.b0.next = self.inputs[0].trace_hit.val();
+        self.hits.b1.next = self.inputs[1].trace_hit.val();
+        self.hits.b2.next = self.inputs[2].trace_hit.val();
+        self.hits.b3.next = self.inputs[3].trace_hit.val();
+        self.hits.b4.next = self.inputs[4].trace_hit.val();
+        self.trace_hits.d.next = self.hits.bits.val();
         for p in 0..5 {
-            if self.inputs[p].trace_hit.val() {
+            if self.trace_hits.q.val().get_bit(p) {
                 self.trace_valid.d.next = true;
                 self.trace_in.d.next = self.port_oh[p].val();
-                self.trace_out.d.next = self.inputs[p].req.val();
+                self.trace_out.d.next = self.inputs[p].sent_port.val();
             }
         }
         self.trace_pack.valid.next = self.trace_valid.q.val();
@@ -612,7 +691,7 @@ impl<const W: usize> Logic for Router<W> {
         self.grp_wdata.next = self.zero5.val();
         if self.init_busy.q.val() {
             self.tbl_we.next = self.init_idx.q.val() <= self.n_entries_m1.val();
-            self.grp_we.next = self.init_idx.q.val() < self.n_groups.val();
+            self.grp_we.next = (self.init_idx.q.val() < self.n_groups.val()) && self.mc.val();
             self.init_idx.d.next = self.init_idx.q.val() + self.one8.val();
             if self.init_idx.q.val() == self.last_entry.val() {
                 self.init_busy.d.next = false;
@@ -646,6 +725,7 @@ impl<const W: usize> Logic for Router<W> {
                 self.table_writes.d.next = self.table_writes.q.val() + self.one32.val();
             } else if (self.cfg_addr.val() >= self.a_grp_base.val())
                 && (self.cfg_addr.val() < self.a_grp_end.val())
+                && self.mc.val()
                 && !self.init_busy.q.val()
                 && !self.cfg_wdata.val().get_bits::<27>(5).any()
             {
@@ -707,6 +787,7 @@ impl<const W: usize> Logic for Router<W> {
                 self.rdata.d.next = self.fanout_errors.q.val();
             } else if (self.cfg_addr.val() >= self.a_grp_base.val())
                 && (self.cfg_addr.val() < self.a_grp_end.val())
+                && self.mc.val()
             {
                 self.rdata.d.next = self.grp32.wide.val();
             } else if (self.cfg_addr.val() >= self.a_tbl_base.val())
@@ -729,6 +810,14 @@ impl<const W: usize> Logic for Router<W> {
             self.init_idx.d.next = self.zero8.val();
             self.link_down.d.next = self.zero5.val();
             self.trace_valid.d.next = false;
+            self.trace_hits.d.next = self.zero5.val();
+            self.inc_routed.d.next = self.zero3.val();
+            self.inc_sent.d.next = self.zero3.val();
+            self.inc_ttl.d.next = self.zero3.val();
+            self.inc_unroutable.d.next = self.zero3.val();
+            self.inc_malformed.d.next = self.zero3.val();
+            self.inc_overflow.d.next = self.zero3.val();
+            self.inc_fanout.d.next = self.zero3.val();
             self.packets_routed.d.next = self.zero32.val();
             self.flits_routed.d.next = self.zero32.val();
             self.drop_ttl.d.next = self.zero32.val();
