@@ -278,6 +278,30 @@ impl<D: Device> Endpoint<D> {
         })
     }
 
+    /// Polls the search engine every `poll_cycles` until its search ends;
+    /// [`DriverError::Timeout`] after `max_cycles`.
+    pub fn wait_search(
+        &mut self,
+        max_cycles: u64,
+        poll_cycles: u64,
+    ) -> Result<SearchStatus, DriverError> {
+        let start = self.device().now();
+        loop {
+            let st = self.search_status()?;
+            if st.state != SearchState::Running {
+                return Ok(st);
+            }
+            let waited = self.device().now().saturating_sub(start);
+            if waited >= max_cycles {
+                return Err(DriverError::Timeout {
+                    what: "the end of a search",
+                    cycles: waited,
+                });
+            }
+            self.device().advance_time(poll_cycles.max(1))?;
+        }
+    }
+
     /// Nodes this endpoint holds quarantined.
     pub fn quarantined(&mut self) -> Result<Vec<u8>, DriverError> {
         let mut out = vec![];

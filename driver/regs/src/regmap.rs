@@ -182,6 +182,11 @@ pub fn service_regs() -> impl Iterator<Item = Reg> {
     })
 }
 
+/// The service-block register named `name` (as in the spec), if any.
+pub fn service_reg(name: &str) -> Option<Reg> {
+    service_regs().find(|r| r.spec.name == name)
+}
+
 /// The per-cause error counter of `cause`.
 pub fn error_counter(cause: spec::ErrorCause) -> Reg {
     let name = spec::counters::for_cause(cause).name;

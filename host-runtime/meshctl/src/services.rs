@@ -230,14 +230,9 @@ pub fn scenario(calls_per_client: u64, kill: bool, policy: SearchPolicy) -> Resu
 
 /// A service-block register by name.
 pub fn service_counter(ep: &mut Endpoint<SimDevice>, name: &str) -> Result<u32> {
-    let spec = spec::service::REGS
-        .iter()
-        .find(|r| r.name == name)
+    let reg = replimesh_regs::regmap::service_reg(name)
         .with_context(|| format!("no service register {name}"))?;
-    Ok(ep.read(replimesh_regs::regmap::Reg {
-        block: &spec::SERVICE_BLOCK,
-        spec,
-    })?)
+    Ok(ep.read(reg)?)
 }
 
 /// One route table row.
@@ -546,17 +541,12 @@ pub fn bench(mesh: MeshGeometry) -> Result<()> {
     let run = |eps: &mut Vec<Endpoint<SimDevice>>, who: usize| -> Result<(u32, u8, u64)> {
         let before = seen(eps)?;
         eps[who].start_search(svc(), 255, false)?;
-        loop {
-            let st = eps[who].search_status()?;
-            match st.state {
-                replimesh_spec::service::SearchState::Running => {
-                    eps[who].device().advance_time(1)?
-                }
-                replimesh_spec::service::SearchState::Found => {
-                    return Ok((st.cycles, st.step, seen(eps)? - before))
-                }
-                s => bail!("search ended {s:?}"),
+        let st = eps[who].wait_search(100_000, 1)?;
+        match st.state {
+            replimesh_spec::service::SearchState::Found => {
+                Ok((st.cycles, st.step, seen(eps)? - before))
             }
+            s => bail!("search ended {s:?}"),
         }
     };
     let (local_cycles, local_step, local_msgs) = run(&mut eps, 4)?;

@@ -42,12 +42,7 @@ fn present(load: u8) -> Presence {
 }
 
 fn counter(ep: &mut Endpoint<SimDevice>, name: &str) -> u32 {
-    let spec = sr::REGS.iter().find(|x| x.name == name).expect("register");
-    ep.read(r::Reg {
-        block: &spec::SERVICE_BLOCK,
-        spec,
-    })
-    .unwrap()
+    ep.read(r::service_reg(name).expect("register")).unwrap()
 }
 
 /// Runs node `who`'s search to its end, clocking the card.
@@ -57,14 +52,7 @@ fn search(
     max_load: u8,
 ) -> replimesh_driver::SearchStatus {
     eps[who].start_search(svc(), max_load, true).unwrap();
-    for _ in 0..20_000 {
-        let st = eps[who].search_status().unwrap();
-        if st.state != SearchState::Running {
-            return st;
-        }
-        eps[who].device().advance_time(8).unwrap();
-    }
-    panic!("search never ended");
+    eps[who].wait_search(160_000, 8).expect("search ends")
 }
 
 fn with_policy(eps: &mut [Endpoint<SimDevice>]) {
