@@ -51,6 +51,7 @@ pub struct Card {
     resp_router: DFF<Bit>,
     pending: DFF<Bit>,
     r_lo: Constant<Bits<16>>,
+    zero4: Constant<Bits<4>>,
     r_hi: Constant<Bits<16>>,
     two16: Constant<Bits<16>>,
     zero8: Constant<Bits<8>>,
@@ -101,6 +102,7 @@ impl Card {
             node_ok: Default::default(),
             resp_router: Default::default(),
             pending: Default::default(),
+            zero4: Constant::new(0u64.to_bits()),
             r_lo: Constant::new(((router.base + ROUTER_CFG_OFFSET) as u64).to_bits()),
             r_hi: Constant::new(((router.base + router.spec.span) as u64).to_bits()),
             two16: Constant::new(2u64.to_bits()),
@@ -156,6 +158,11 @@ impl Logic for Card {
             self.eps[k].from_router.last.next = self.mesh.eject[k].last.val();
             self.eps[k].from_router.data.next = self.mesh.eject[k].data.val();
             self.mesh.eject[k].credit.next = self.eps[k].from_router.credit.val();
+            // Fault injection is for the bare-mesh simulation: tied off here,
+            // so synthesis folds it away.
+            self.mesh.faults[k].kill.next = false;
+            self.mesh.faults[k].cut.next = self.zero4.val();
+            self.mesh.faults[k].corrupt.next = self.zero4.val();
             self.txd[k].valid.next = self.eps[k].tx_dma.valid.val();
             self.txd[k].write.next = self.eps[k].tx_dma.write.val();
             self.txd[k].addr.next = self.eps[k].tx_dma.addr.val();

@@ -4,7 +4,7 @@
 //! mesh would wire for an interior node, and every link and the configuration
 //! bus brought out as ports.
 
-use crate::router::{LinkRx, LinkTx, Router, RouterParams};
+use crate::router::{LinkRx, LinkTx, MeshRx, MeshTx, Router, RouterParams};
 use replimesh_spec::MeshGeometry;
 use rust_hdl::prelude::*;
 
@@ -15,10 +15,16 @@ pub struct RouterAlone<const W: usize> {
     pub clock: Signal<In, Clock>,
     /// Synchronous reset.
     pub reset: Signal<In, Bit>,
-    /// Links in, `N, E, S, W, L`.
-    pub rx: Vec<LinkRx<W>>,
-    /// Links out, `N, E, S, W, L`.
-    pub tx: Vec<LinkTx<W>>,
+    /// Mesh links in, `N, E, S, W`.
+    pub rx: Vec<MeshRx<W>>,
+    /// Mesh links out, `N, E, S, W`.
+    pub tx: Vec<MeshTx<W>>,
+    /// Local link in.
+    pub l_rx: LinkRx<W>,
+    /// Local link out.
+    pub l_tx: LinkTx<W>,
+    /// Local link out: error-marked tail.
+    pub l_err: Signal<Out, Bit>,
     /// Configuration bus: node addressed.
     pub cfg_node: Signal<In, Bits<8>>,
     /// Configuration bus: register word address.
@@ -51,8 +57,11 @@ impl<const W: usize> RouterAlone<W> {
         Self {
             clock: Default::default(),
             reset: Default::default(),
-            rx: (0..5).map(|_| Default::default()).collect(),
-            tx: (0..5).map(|_| Default::default()).collect(),
+            rx: (0..4).map(|_| Default::default()).collect(),
+            tx: (0..4).map(|_| Default::default()).collect(),
+            l_rx: Default::default(),
+            l_tx: Default::default(),
+            l_err: Default::default(),
             cfg_node: Default::default(),
             cfg_addr: Default::default(),
             cfg_wdata: Default::default(),
@@ -89,45 +98,79 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.cfg_hit.next = self.router.cfg_hit.val();
         self.cfg_rdata.next = self.router.cfg_rdata.val();
         self.cfg_error.next = self.router.cfg_error.val();
+        self.router.kill.next = false;
         self.router.n_rx.valid.next = self.rx[0].valid.val();
         self.router.n_rx.last.next = self.rx[0].last.val();
+        self.router.n_rx.err.next = self.rx[0].err.val();
         self.router.n_rx.data.next = self.rx[0].data.val();
+        self.router.n_rx.hb.next = self.rx[0].hb.val();
+        self.router.n_rx.ready.next = self.rx[0].ready.val();
+        self.router.n_rx.par.next = self.rx[0].par.val();
         self.rx[0].credit.next = self.router.n_rx.credit.val();
-        self.router.e_rx.valid.next = self.rx[1].valid.val();
-        self.router.e_rx.last.next = self.rx[1].last.val();
-        self.router.e_rx.data.next = self.rx[1].data.val();
-        self.rx[1].credit.next = self.router.e_rx.credit.val();
-        self.router.s_rx.valid.next = self.rx[2].valid.val();
-        self.router.s_rx.last.next = self.rx[2].last.val();
-        self.router.s_rx.data.next = self.rx[2].data.val();
-        self.rx[2].credit.next = self.router.s_rx.credit.val();
-        self.router.w_rx.valid.next = self.rx[3].valid.val();
-        self.router.w_rx.last.next = self.rx[3].last.val();
-        self.router.w_rx.data.next = self.rx[3].data.val();
-        self.rx[3].credit.next = self.router.w_rx.credit.val();
-        self.router.l_rx.valid.next = self.rx[4].valid.val();
-        self.router.l_rx.last.next = self.rx[4].last.val();
-        self.router.l_rx.data.next = self.rx[4].data.val();
-        self.rx[4].credit.next = self.router.l_rx.credit.val();
         self.tx[0].valid.next = self.router.n_tx.valid.val();
         self.tx[0].last.next = self.router.n_tx.last.val();
+        self.tx[0].err.next = self.router.n_tx.err.val();
         self.tx[0].data.next = self.router.n_tx.data.val();
+        self.tx[0].hb.next = self.router.n_tx.hb.val();
+        self.tx[0].ready.next = self.router.n_tx.ready.val();
+        self.tx[0].par.next = self.router.n_tx.par.val();
         self.router.n_tx.credit.next = self.tx[0].credit.val();
+        self.router.e_rx.valid.next = self.rx[1].valid.val();
+        self.router.e_rx.last.next = self.rx[1].last.val();
+        self.router.e_rx.err.next = self.rx[1].err.val();
+        self.router.e_rx.data.next = self.rx[1].data.val();
+        self.router.e_rx.hb.next = self.rx[1].hb.val();
+        self.router.e_rx.ready.next = self.rx[1].ready.val();
+        self.router.e_rx.par.next = self.rx[1].par.val();
+        self.rx[1].credit.next = self.router.e_rx.credit.val();
         self.tx[1].valid.next = self.router.e_tx.valid.val();
         self.tx[1].last.next = self.router.e_tx.last.val();
+        self.tx[1].err.next = self.router.e_tx.err.val();
         self.tx[1].data.next = self.router.e_tx.data.val();
+        self.tx[1].hb.next = self.router.e_tx.hb.val();
+        self.tx[1].ready.next = self.router.e_tx.ready.val();
+        self.tx[1].par.next = self.router.e_tx.par.val();
         self.router.e_tx.credit.next = self.tx[1].credit.val();
+        self.router.s_rx.valid.next = self.rx[2].valid.val();
+        self.router.s_rx.last.next = self.rx[2].last.val();
+        self.router.s_rx.err.next = self.rx[2].err.val();
+        self.router.s_rx.data.next = self.rx[2].data.val();
+        self.router.s_rx.hb.next = self.rx[2].hb.val();
+        self.router.s_rx.ready.next = self.rx[2].ready.val();
+        self.router.s_rx.par.next = self.rx[2].par.val();
+        self.rx[2].credit.next = self.router.s_rx.credit.val();
         self.tx[2].valid.next = self.router.s_tx.valid.val();
         self.tx[2].last.next = self.router.s_tx.last.val();
+        self.tx[2].err.next = self.router.s_tx.err.val();
         self.tx[2].data.next = self.router.s_tx.data.val();
+        self.tx[2].hb.next = self.router.s_tx.hb.val();
+        self.tx[2].ready.next = self.router.s_tx.ready.val();
+        self.tx[2].par.next = self.router.s_tx.par.val();
         self.router.s_tx.credit.next = self.tx[2].credit.val();
+        self.router.w_rx.valid.next = self.rx[3].valid.val();
+        self.router.w_rx.last.next = self.rx[3].last.val();
+        self.router.w_rx.err.next = self.rx[3].err.val();
+        self.router.w_rx.data.next = self.rx[3].data.val();
+        self.router.w_rx.hb.next = self.rx[3].hb.val();
+        self.router.w_rx.ready.next = self.rx[3].ready.val();
+        self.router.w_rx.par.next = self.rx[3].par.val();
+        self.rx[3].credit.next = self.router.w_rx.credit.val();
         self.tx[3].valid.next = self.router.w_tx.valid.val();
         self.tx[3].last.next = self.router.w_tx.last.val();
+        self.tx[3].err.next = self.router.w_tx.err.val();
         self.tx[3].data.next = self.router.w_tx.data.val();
+        self.tx[3].hb.next = self.router.w_tx.hb.val();
+        self.tx[3].ready.next = self.router.w_tx.ready.val();
+        self.tx[3].par.next = self.router.w_tx.par.val();
         self.router.w_tx.credit.next = self.tx[3].credit.val();
-        self.tx[4].valid.next = self.router.l_tx.valid.val();
-        self.tx[4].last.next = self.router.l_tx.last.val();
-        self.tx[4].data.next = self.router.l_tx.data.val();
-        self.router.l_tx.credit.next = self.tx[4].credit.val();
+        self.router.l_rx.valid.next = self.l_rx.valid.val();
+        self.router.l_rx.last.next = self.l_rx.last.val();
+        self.router.l_rx.data.next = self.l_rx.data.val();
+        self.l_rx.credit.next = self.router.l_rx.credit.val();
+        self.l_tx.valid.next = self.router.l_tx.valid.val();
+        self.l_tx.last.next = self.router.l_tx.last.val();
+        self.l_tx.data.next = self.router.l_tx.data.val();
+        self.l_err.next = self.router.l_err.val();
+        self.router.l_tx.credit.next = self.l_tx.credit.val();
     }
 }

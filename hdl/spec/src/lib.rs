@@ -18,6 +18,7 @@ mod geometry;
 mod header;
 pub mod regmap;
 mod router_regs;
+pub mod routing;
 pub mod service;
 
 pub use fanout::{GroupId, Scope, ScopeMode, GROUP_TABLE_ENTRIES};
@@ -29,8 +30,9 @@ pub use header::{
 };
 pub use regmap::{spec_hash, validate_regmap, BlockSpec, BlockVersion, RegAccess, RegSpec};
 pub use router_regs::{
-    addr as router_addr, Access, RouterReg, GROUP_TABLE_BASE, ROUTER_ID_VALUE, ROUTER_REGS,
-    ROUTE_TABLE_BASE,
+    addr as router_addr, Access, RouterReg, GROUP_TABLE_BASE, LINK_HOLDDOWN_DEFAULT,
+    LINK_STABLE_DEFAULT, LINK_TIMEOUT_DEFAULT, NO_ROUTE_ENTRY, REROUTE_WAIT_DEFAULT,
+    ROUTER_ID_VALUE, ROUTER_REGS, ROUTE_TABLE_BASE,
 };
 
 /// Flit widths the generator supports, in bits.

@@ -151,6 +151,7 @@ fn saturate(
             for p in eps[i].recv_batch(4 * batch)? {
                 sb.on_deliver(&Delivered {
                     node: ids[i],
+                    cut: false,
                     header: Ok(p.header),
                     payload: p.payload,
                     head_cycle: t,

@@ -54,6 +54,7 @@ fn packet(
 fn deliver(sb: &mut Scoreboard, node: NodeId, p: replimesh_driver::Received, cycle: u64) {
     sb.on_deliver(&Delivered {
         node,
+        cut: false,
         header: Ok(p.header),
         payload: p.payload,
         head_cycle: cycle,

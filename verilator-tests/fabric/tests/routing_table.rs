@@ -27,9 +27,9 @@ fn bad_configuration_writes_are_rejected_counted_and_change_nothing() {
     let n = g.node_id(1, 1);
     let d = g.node_id(3, 3);
     let before = f.read_route(n, d).unwrap();
-    // Port 7 does not exist.
+    // Ports 5 and 7 do not exist (both fields 7 is the legal "no route").
     assert!(matches!(
-        f.cfg_write(n, ROUTE_TABLE_BASE + d.0 as u32, 0b111_111),
+        f.cfg_write(n, ROUTE_TABLE_BASE + d.0 as u32, 0b111_101),
         Err(SimError::CfgRejected { .. })
     ));
     // Read-only and unmapped registers.

@@ -76,9 +76,12 @@ pub struct Scoreboard {
     next_seq: HashMap<(u8, u8), u16>,
     next_expected: HashMap<(u8, u8), u16>,
     strict_order: bool,
+    lossy: bool,
     findings: Vec<Finding>,
     sent: u64,
     delivered: u64,
+    cut: Vec<(u8, u8, u16)>,
+    reordered: Vec<(u8, u8, u16)>,
 }
 
 /// What the scoreboard saw.
@@ -96,6 +99,14 @@ pub struct Report {
     pub copies_delivered: u64,
     /// Everything wrong, including losses.
     pub findings: Vec<Finding>,
+    /// Unicast packets that arrived with an error-marked tail (cut by a
+    /// failure on their way): reported lost by the fabric, not delivered.
+    /// `(src, dest, seq)`, in arrival order.
+    pub cut: Vec<(u8, u8, u16)>,
+    /// With [`Scoreboard::lossy`]: packets that arrived after a later one
+    /// of the same pair (a reroute let the later one overtake). Listed, not
+    /// findings: the test judges them (e.g. only around a failure).
+    pub reordered: Vec<(u8, u8, u16)>,
 }
 
 impl Report {
@@ -120,6 +131,18 @@ impl Scoreboard {
     /// A scoreboard that accepts reordering (routes rewritten under traffic).
     pub fn unordered() -> Self {
         Self::default()
+    }
+
+    /// For runs with failures: per-pair order is still demanded (sequence
+    /// numbers only grow), but a gap is allowed; what never arrives is
+    /// reported `Lost` by [`Scoreboard::finish`], and packets that arrive
+    /// cut are listed in [`Report::cut`].
+    pub fn lossy() -> Self {
+        Self {
+            strict_order: true,
+            lossy: true,
+            ..Default::default()
+        }
     }
 
     /// Next sequence number for `src -> dest`.
@@ -245,6 +268,18 @@ impl Scoreboard {
 
     /// Checks a delivered packet; returns its send cycle when it was expected.
     pub fn on_deliver(&mut self, d: &Delivered) -> Option<u64> {
+        if d.cut {
+            // The fabric marked it: a reported loss, never a delivery.
+            if let Ok(h) = &d.header {
+                let key = (h.src, h.dest, h.seq);
+                if !h.kind.is_fanout() && self.outstanding.remove(&key).is_some() {
+                    self.cut.push(key);
+                    return None;
+                }
+            }
+            self.cut.push((u8::MAX, d.node.0, u16::MAX));
+            return None;
+        }
         let h = match &d.header {
             Ok(h) => *h,
             Err(e) => {
@@ -294,7 +329,14 @@ impl Scoreboard {
         }
         if self.strict_order {
             let next = self.next_expected.entry((h.src, h.dest)).or_insert(0);
-            if *next != h.seq {
+            let in_order = if self.lossy {
+                h.seq.wrapping_sub(*next) < u16::MAX / 2
+            } else {
+                *next == h.seq
+            };
+            if !in_order && self.lossy {
+                self.reordered.push((h.src, h.dest, h.seq));
+            } else if !in_order {
                 self.findings.push(Finding::OutOfOrder {
                     src: h.src,
                     dest: h.dest,
@@ -302,7 +344,9 @@ impl Scoreboard {
                     expected: *next,
                 });
             }
-            *next = h.seq.wrapping_add(1);
+            if in_order {
+                *next = h.seq.wrapping_add(1);
+            }
         }
         self.delivered += 1;
         Some(exp.sent_cycle)
@@ -360,6 +404,8 @@ impl Scoreboard {
             copies_expected: self.copies_expected,
             copies_delivered: self.copies_delivered,
             findings: self.findings,
+            cut: self.cut,
+            reordered: self.reordered,
         }
     }
 }
@@ -379,6 +425,7 @@ mod tests {
     fn copy(h: PacketHeader, at: u8, payload: Vec<u64>) -> Delivered {
         Delivered {
             node: NodeId(at),
+            cut: false,
             header: Ok(h),
             payload,
             head_cycle: 10,

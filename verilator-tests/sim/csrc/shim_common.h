@@ -25,5 +25,9 @@ struct PortIo {
     uint8_t inj_credit;   // out
     uint8_t ej_valid;     // out
     uint8_t ej_last;      // out
-    uint8_t pad[2];
+    uint8_t ej_err;       // out: the tail closes a packet cut by a failure
+    uint8_t kill;         // fault injection: router dead
+    uint8_t cut;          // fault injection: outgoing directions cut (bit per N,E,S,W)
+    uint8_t corrupt;      // fault injection: outgoing directions corrupted
+    uint8_t pad[4];
 };

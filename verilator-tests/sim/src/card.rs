@@ -105,7 +105,7 @@ impl CardSim {
             card.step()?;
         }
         card.io.reset = 0;
-        card.steps(crate::router_init_cycles(geometry))?;
+        card.steps(crate::router_init_cycles(geometry) + crate::link_up_cycles())?;
         let router = spec::placed(&spec::ROUTER_BLOCK).map_or(0, |p| p.base);
         let status = router + ROUTER_CFG_OFFSET + 4 * router_addr::STATUS;
         for k in 0..n {

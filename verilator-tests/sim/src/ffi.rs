@@ -38,11 +38,15 @@ pub struct PortIo {
     pub inj_credit: u8,
     pub ej_valid: u8,
     pub ej_last: u8,
-    pub pad: [u8; 2],
+    pub ej_err: u8,
+    pub kill: u8,
+    pub cut: u8,
+    pub corrupt: u8,
+    pub pad: [u8; 4],
 }
 
 const _: () = assert!(core::mem::size_of::<CycleIo>() == 16);
-const _: () = assert!(core::mem::size_of::<PortIo>() == 24);
+const _: () = assert!(core::mem::size_of::<PortIo>() == 32);
 
 include!(concat!(env!("OUT_DIR"), "/ffi_decls.rs"));
 

@@ -18,9 +18,10 @@ mod ffi;
 use ffi::{CycleIo, Model, PortIo, VARIANTS};
 use replimesh_regs::{HeaderError, PacketHeader};
 use replimesh_spec::fanout::multicast_tree;
+use replimesh_spec::routing::{dor_tables, encode_entry, RouteTables};
 use replimesh_spec::{
-    router_addr, GroupId, MeshGeometry, NodeId, Route, GROUP_TABLE_BASE, GROUP_TABLE_ENTRIES,
-    ROUTE_TABLE_BASE,
+    router_addr, GroupId, MeshGeometry, NodeId, PortDir, Route, GROUP_TABLE_BASE,
+    GROUP_TABLE_ENTRIES, LINK_HOLDDOWN_DEFAULT, LINK_STABLE_DEFAULT, ROUTE_TABLE_BASE,
 };
 use std::collections::VecDeque;
 
@@ -75,6 +76,22 @@ pub enum SimError {
     /// A waveform was asked for, but the bridge was built without the `trace` feature.
     #[error("VCD tracing needs the `trace` feature of replimesh-sim (cargo --features replimesh-sim/trace)")]
     TraceNotBuilt,
+    /// A fault-injection call named a port that leads to no neighbour.
+    #[error("node {node} has no mesh link on port {port:?}")]
+    NoSuchLink {
+        /// Node.
+        node: u8,
+        /// Port.
+        port: PortDir,
+    },
+    /// The mesh links did not all come up after reset.
+    #[error("router {node}'s links did not come up after reset (link_state 0x{state:x})")]
+    LinksDown {
+        /// Router.
+        node: u8,
+        /// Its `link_state` register.
+        state: u32,
+    },
     /// The router sent more flits than the credits it was given (a protocol bug).
     #[error("router {0} overran the host's ejection buffer")]
     EjectOverrun(u8),
@@ -84,6 +101,32 @@ pub enum SimError {
 /// table and cleared its group table (plus two for the status to settle).
 pub(crate) fn router_init_cycles(geometry: MeshGeometry) -> u64 {
     geometry.table_entries().max(GROUP_TABLE_ENTRIES) as u64 + 2
+}
+
+/// Cycles after the tables are loaded until every mesh link has come up
+/// (hold-down, then the stable period, then the ready handshake), with margin.
+pub(crate) fn link_up_cycles() -> u64 {
+    (LINK_HOLDDOWN_DEFAULT + LINK_STABLE_DEFAULT) as u64 + 16
+}
+
+/// Hops from `node` to `dest` following the primaries of `tables`
+/// (`u32::MAX` where there is no route or the walk does not end).
+fn new_distance(tables: &RouteTables, node: NodeId, dest: NodeId) -> u32 {
+    let g = tables.geometry();
+    let mut at = node;
+    for hops in 0..=g.nodes() {
+        if at == dest {
+            return hops;
+        }
+        match tables
+            .entry(at, dest)
+            .and_then(|r| g.neighbour(at, r.primary))
+        {
+            Some(next) if next != at => at = next,
+            _ => return u32::MAX,
+        }
+    }
+    u32::MAX
 }
 
 /// Lists the compiled variants as `WxH:bits`.
@@ -116,6 +159,9 @@ pub struct Delivered {
     pub head_cycle: u64,
     /// Cycle the tail flit came out of the router.
     pub tail_cycle: u64,
+    /// The tail was error-marked: the packet was cut by a link or router
+    /// failure on its way, and its flits are not to be trusted.
+    pub cut: bool,
 }
 
 /// Per-router counters, read over the configuration bus.
@@ -139,6 +185,18 @@ pub struct RouterCounters {
     pub cfg_errors: u32,
     /// Fan-out packets dropped (bad group, mask or scope, oversize).
     pub fanout_errors: u32,
+    /// Worms closed with an error-marked tail (their link in died).
+    pub cut_tails: u32,
+    /// Worms whose rest was dropped (their link out died).
+    pub cut_drops: u32,
+    /// Flits discarded on arrival (check failed, link not open).
+    pub link_discards: u32,
+    /// Unicast heads that waited for a live route.
+    pub reroute_waits: u32,
+    /// Times each mesh port (N, E, S, W) went down by itself.
+    pub link_down_events: [u32; 4],
+    /// Cycles each mesh port saw a parity error.
+    pub link_check_errors: [u32; 4],
 }
 
 #[derive(Default)]
@@ -147,8 +205,8 @@ struct NodePort {
     tx: VecDeque<(u64, bool)>,
     /// Credits for the router's local input FIFO.
     tx_credits: usize,
-    /// Flits the router delivered that the host has not consumed: (flit, last, cycle).
-    rx_buf: VecDeque<(u64, bool, u64)>,
+    /// Flits the router delivered that the host has not consumed: (flit, last, err, cycle).
+    rx_buf: VecDeque<(u64, bool, bool, u64)>,
     /// Flits of the packet being assembled, with the head's cycle.
     rx_partial: Vec<u64>,
     rx_head_cycle: u64,
@@ -168,6 +226,9 @@ pub struct Fabric {
     ports: Vec<PortIo>,
     nodes: Vec<NodePort>,
     cycle: u64,
+    /// What every router's route table holds (the bridge wrote all of it:
+    /// reset loads dimension order, then only `load_tables` writes).
+    loaded: RouteTables,
 }
 
 impl Fabric {
@@ -214,6 +275,7 @@ impl Fabric {
             ports: vec![PortIo::default(); n],
             nodes: (0..n).map(|_| NodePort::default()).collect(),
             cycle: 0,
+            loaded: dor_tables(&geometry),
         };
         fabric.reset()?;
         Ok(fabric)
@@ -222,6 +284,7 @@ impl Fabric {
     /// Resets the RTL and the host ports, then waits until every router has
     /// loaded its dimension-order table.
     pub fn reset(&mut self) -> Result<(), SimError> {
+        self.loaded = dor_tables(&self.geometry);
         for node in &mut self.nodes {
             *node = NodePort {
                 tx_credits: self.fifo_depth,
@@ -239,6 +302,14 @@ impl Fabric {
         for id in self.geometry.node_ids().collect::<Vec<_>>() {
             if self.cfg_read(id, router_addr::STATUS)? & 1 == 0 {
                 return Err(SimError::InitTimeout(id.0));
+            }
+        }
+        // Then every mesh link proves itself alive before it carries flits.
+        self.step_n(link_up_cycles())?;
+        for id in self.geometry.node_ids().collect::<Vec<_>>() {
+            let state = self.cfg_read(id, router_addr::LINK_STATE)?;
+            if state & 0xf != self.present_ports(id) {
+                return Err(SimError::LinksDown { node: id.0, state });
             }
         }
         Ok(())
@@ -342,7 +413,7 @@ impl Fabric {
             }
             port.ej_credit = 0;
             if node.accepting {
-                if let Some((flit, last, at)) = node.rx_buf.pop_front() {
+                if let Some((flit, last, err, at)) = node.rx_buf.pop_front() {
                     port.ej_credit = 1;
                     if node.rx_partial.is_empty() {
                         node.rx_head_cycle = at;
@@ -359,6 +430,7 @@ impl Fabric {
                             payload: flits[hf..].to_vec(),
                             head_cycle: node.rx_head_cycle,
                             tail_cycle: at,
+                            cut: err,
                         });
                     }
                 }
@@ -382,8 +454,12 @@ impl Fabric {
                 if node.rx_buf.len() >= self.fifo_depth {
                     node.overrun = true;
                 }
-                node.rx_buf
-                    .push_back((port.ej_data & mask, port.ej_last != 0, cycle));
+                node.rx_buf.push_back((
+                    port.ej_data & mask,
+                    port.ej_last != 0,
+                    port.ej_err != 0,
+                    cycle,
+                ));
             }
         }
         if let Some(i) = self.nodes.iter().position(|n| n.overrun) {
@@ -437,7 +513,9 @@ impl Fabric {
         dest: NodeId,
         route: Route,
     ) -> Result<(), SimError> {
-        self.cfg_write(node, ROUTE_TABLE_BASE + dest.0 as u32, route.encode())
+        self.cfg_write(node, ROUTE_TABLE_BASE + dest.0 as u32, route.encode())?;
+        let _ = self.loaded.set(node, dest, Some(route));
+        Ok(())
     }
 
     /// Reads `node`'s route for `dest`; `None` if the entry holds no valid route.
@@ -459,7 +537,151 @@ impl Fabric {
             table_writes: self.cfg_read(node, router_addr::TABLE_WRITES)?,
             cfg_errors: self.cfg_read(node, router_addr::CFG_ERRORS)?,
             fanout_errors: self.cfg_read(node, router_addr::FANOUT_ERRORS)?,
+            cut_tails: self.cfg_read(node, router_addr::CUT_TAILS)?,
+            cut_drops: self.cfg_read(node, router_addr::CUT_DROPS)?,
+            link_discards: self.cfg_read(node, router_addr::LINK_DISCARDS)?,
+            reroute_waits: self.cfg_read(node, router_addr::REROUTE_WAITS)?,
+            link_down_events: [
+                self.cfg_read(node, router_addr::LINK_DOWN_EVENTS)?,
+                self.cfg_read(node, router_addr::LINK_DOWN_EVENTS + 1)?,
+                self.cfg_read(node, router_addr::LINK_DOWN_EVENTS + 2)?,
+                self.cfg_read(node, router_addr::LINK_DOWN_EVENTS + 3)?,
+            ],
+            link_check_errors: [
+                self.cfg_read(node, router_addr::LINK_CHECK_ERRORS)?,
+                self.cfg_read(node, router_addr::LINK_CHECK_ERRORS + 1)?,
+                self.cfg_read(node, router_addr::LINK_CHECK_ERRORS + 2)?,
+                self.cfg_read(node, router_addr::LINK_CHECK_ERRORS + 3)?,
+            ],
         })
+    }
+
+    /// Mesh ports of `node` that lead to a neighbour, bit per N, E, S, W.
+    pub fn present_ports(&self, node: NodeId) -> u32 {
+        [PortDir::N, PortDir::E, PortDir::S, PortDir::W]
+            .iter()
+            .filter(|p| self.geometry.neighbour(node, **p).is_some())
+            .fold(0, |m, p| m | 1 << *p as u32)
+    }
+
+    /// Reads `node`'s `link_state` register: bits 3..0 mesh ports up.
+    pub fn link_state(&mut self, node: NodeId) -> Result<u32, SimError> {
+        self.cfg_read(node, router_addr::LINK_STATE)
+    }
+
+    /// Writes every router's route table from `tables` (a destination the
+    /// tables give no route is written as `NO_ROUTE_ENTRY`: dropped and
+    /// counted as unroutable). Only entries that change are written, one
+    /// configuration write each, while traffic keeps moving; killed routers
+    /// are skipped (they reload dimension order when restored).
+    ///
+    /// The order keeps every mix of old and new entries loop-free: for each
+    /// destination, routers are updated nearest first along the new routes,
+    /// so a packet that reaches an updated router only meets updated routers
+    /// from there on, and before that it follows the old (loop-free) routes.
+    pub fn load_tables(&mut self, tables: &RouteTables) -> Result<(), SimError> {
+        let g = self.geometry;
+        let mut writes = Vec::new();
+        for dest in g.node_ids() {
+            for node in g.node_ids() {
+                let new = tables.entry(node, dest);
+                if new == self.loaded.entry(node, dest) {
+                    continue;
+                }
+                writes.push((new_distance(tables, node, dest), node, dest, new));
+            }
+        }
+        writes.sort_by_key(|w| (w.0, w.2 .0, w.1 .0));
+        for (_, node, dest, new) in writes {
+            if self.is_killed(node)? {
+                continue;
+            }
+            self.cfg_write(node, ROUTE_TABLE_BASE + dest.0 as u32, encode_entry(new))?;
+            // The bridge's copy; on a table too small for it, nothing changes.
+            let _ = self.loaded.set(node, dest, new);
+        }
+        Ok(())
+    }
+
+    fn link_port(&self, node: NodeId, port: PortDir) -> Result<(usize, NodeId), SimError> {
+        let i = self.index(node)?;
+        match self.geometry.neighbour(node, port) {
+            Some(peer) if port != PortDir::L => Ok((i, peer)),
+            _ => Err(SimError::NoSuchLink { node: node.0, port }),
+        }
+    }
+
+    /// Fault injection: cuts the direction leaving `node` on `port` (every
+    /// wire of it reads zero at the neighbour, the credits `node` returns
+    /// included). The routers find out by themselves.
+    pub fn cut_link_direction(&mut self, node: NodeId, port: PortDir) -> Result<(), SimError> {
+        let (i, _) = self.link_port(node, port)?;
+        self.ports[i].cut |= 1 << port as u8;
+        Ok(())
+    }
+
+    /// Fault injection: cuts both directions of the link on `node`'s `port`.
+    pub fn cut_link(&mut self, node: NodeId, port: PortDir) -> Result<(), SimError> {
+        let (_, peer) = self.link_port(node, port)?;
+        self.cut_link_direction(node, port)?;
+        self.cut_link_direction(peer, port.opposite())
+    }
+
+    /// Fault injection: inverts flit bit 0 on the direction leaving `node`
+    /// on `port` until [`Fabric::restore_link`] (the parity check at the
+    /// neighbour fails on every cycle).
+    pub fn corrupt_link(&mut self, node: NodeId, port: PortDir) -> Result<(), SimError> {
+        let (i, _) = self.link_port(node, port)?;
+        self.ports[i].corrupt |= 1 << port as u8;
+        Ok(())
+    }
+
+    /// Ends every fault on both directions of the link on `node`'s `port`;
+    /// the link comes back by itself after its hold-down and stable period.
+    pub fn restore_link(&mut self, node: NodeId, port: PortDir) -> Result<(), SimError> {
+        let (i, peer) = self.link_port(node, port)?;
+        let j = self.index(peer)?;
+        self.ports[i].cut &= !(1 << port as u8);
+        self.ports[i].corrupt &= !(1 << port as u8);
+        self.ports[j].cut &= !(1 << port.opposite() as u8);
+        self.ports[j].corrupt &= !(1 << port.opposite() as u8);
+        Ok(())
+    }
+
+    /// Fault injection: kills `node`'s router. It is held in reset and
+    /// silent on every link; what it held is lost. Its host stops: what it
+    /// had queued is dropped with it.
+    pub fn kill_router(&mut self, node: NodeId) -> Result<(), SimError> {
+        let i = self.index(node)?;
+        self.ports[i].kill = 1;
+        self.nodes[i] = NodePort {
+            tx_credits: 0,
+            accepting: true,
+            ..Default::default()
+        };
+        Ok(())
+    }
+
+    /// Brings a killed router back: it reloads its tables (dimension order)
+    /// and its links come up by themselves; its host port starts afresh.
+    pub fn restore_router(&mut self, node: NodeId) -> Result<(), SimError> {
+        let i = self.index(node)?;
+        self.ports[i].kill = 0;
+        let dor = dor_tables(&self.geometry);
+        for dest in self.geometry.node_ids() {
+            let _ = self.loaded.set(node, dest, dor.entry(node, dest));
+        }
+        self.nodes[i] = NodePort {
+            tx_credits: self.fifo_depth,
+            accepting: true,
+            ..Default::default()
+        };
+        Ok(())
+    }
+
+    /// Whether `node`'s router is killed.
+    pub fn is_killed(&self, node: NodeId) -> Result<bool, SimError> {
+        Ok(self.ports[self.index(node)?].kill != 0)
     }
 
     /// Writes `node`'s group table entry for `group`: the output mask (bit

@@ -216,6 +216,8 @@ pub struct TtlRewrite<const W: usize> {
     pub new_ttl: Signal<In, Bits<5>>,
     /// The head flit with `ttl` replaced.
     pub rewritten: Signal<Out, Bits<W>>,
+    /// Destination (for a route looked up again at the FIFO head).
+    pub dest: Signal<Out, Bits<8>>,
 }
 
 impl<const W: usize> Logic for TtlRewrite<W> {
@@ -223,6 +225,7 @@ impl<const W: usize> Logic for TtlRewrite<W> {
         let flit = self.flit.val();
         let word: u64 = flit.get_bits::<32>(0).into();
         self.ttl.next = get(word, &FIELD_TTL).to_bits();
+        self.dest.next = get(word, &FIELD_DEST).to_bits();
         let ttl: u64 = self.new_ttl.val().into();
         let new_word = FIELD_TTL
             .set(word as u32, ttl as u32)
@@ -237,6 +240,7 @@ impl<const W: usize> Logic for TtlRewrite<W> {
     fn connect(&mut self) {
         self.ttl.connect();
         self.rewritten.connect();
+        self.dest.connect();
     }
 
     fn hdl(&self) -> Verilog {
@@ -255,9 +259,11 @@ impl<const W: usize> Logic for TtlRewrite<W> {
             "\
 // generated from replimesh-spec's header table
 always @(*) ttl = {ttl};
+always @(*) dest = {dest};
 always @(*) rewritten = {{{parts}}};
 ",
             ttl = slice(&FIELD_TTL),
+            dest = slice(&FIELD_DEST),
             parts = parts.join(", "),
         ))
     }

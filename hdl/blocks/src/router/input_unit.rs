@@ -69,6 +69,29 @@ pub struct InputUnit<const W: usize> {
     pub link_last: Signal<In, Bit>,
     /// Link from the neighbour: flit.
     pub link_data: Signal<In, Bits<W>>,
+    /// Link from the neighbour: the flit is an error-marked tail (a worm
+    /// closed upstream by a failure).
+    pub link_err: Signal<In, Bit>,
+    /// The link in is open (its liveness monitor is `ARMED` or `UP`; always
+    /// for the local port). When it closes with a worm half arrived, the
+    /// worm is closed here: once the FIFO has drained, an error-marked tail
+    /// follows the flits that made it.
+    pub link_open: Signal<In, Bit>,
+    /// Nothing from before a failure is left: FIFO empty, no worm to close,
+    /// no credit pending. The link monitor offers the link again only then.
+    pub rx_clear: Signal<Out, Bit>,
+    /// Error mark of the flit offered (with `flit_last`).
+    pub flit_err: Signal<Out, Bit>,
+    /// Cycles a unicast head whose route has no live port waits for a new
+    /// table entry (looked up again at the FIFO head) before it is dropped
+    /// as unroutable. An entry of "no route" drops at once.
+    pub wait_limit: Signal<In, Bits<16>>,
+    /// Pulse: a head started waiting for a live route.
+    pub head_wait: Signal<Out, Bit>,
+    /// Pulse: a worm was closed with an error-marked tail (link in died).
+    pub cut_tail: Signal<Out, Bit>,
+    /// Pulse: the rest of a worm is dropped (every output it held died).
+    pub cut_drop: Signal<Out, Bit>,
     /// Credit back to the neighbour: one FIFO slot freed (registered).
     pub credit_out: Signal<Out, Bit>,
     /// Route table write strobe (all inputs hold a copy).
@@ -158,6 +181,25 @@ pub struct InputUnit<const W: usize> {
     lock_port: DFF<Bits<5>>,
     dropping: DFF<Bit>,
     credit: DFF<Bit>,
+    trunc: DFF<Bit>,
+    relook_valid: DFF<Bit>,
+    relook_p: DFF<Bits<5>>,
+    relook_a: DFF<Bits<5>>,
+    wait_cnt: DFF<Bits<16>>,
+    cur_p: Signal<Local, Bits<5>>,
+    cur_a: Signal<Local, Bits<5>>,
+    none_route: Signal<Local, Bit>,
+    blocked: Signal<Local, Bit>,
+    steal: Signal<Local, Bit>,
+    wait_out: Signal<Local, Bit>,
+    one16: Constant<Bits<16>>,
+    zero16: Constant<Bits<16>>,
+    max16: Constant<Bits<16>>,
+    synth: Signal<Local, Bit>,
+    cut_up: Signal<Local, Bit>,
+    err_tag: Signal<Local, Bits<14>>,
+    one14: Constant<Bits<14>>,
+    zero14: Constant<Bits<14>>,
     prim_oh: Signal<Local, Bits<5>>,
     alt_oh: Signal<Local, Bits<5>>,
     chosen: Signal<Local, Bits<5>>,
@@ -266,6 +308,33 @@ impl<const W: usize> InputUnit<W> {
             lock_port: Default::default(),
             dropping: Default::default(),
             credit: Default::default(),
+            trunc: Default::default(),
+            relook_valid: Default::default(),
+            relook_p: Default::default(),
+            relook_a: Default::default(),
+            wait_cnt: Default::default(),
+            cur_p: Default::default(),
+            cur_a: Default::default(),
+            none_route: Default::default(),
+            blocked: Default::default(),
+            steal: Default::default(),
+            wait_out: Default::default(),
+            one16: Constant::new(1u64.to_bits()),
+            zero16: Constant::new(0u64.to_bits()),
+            max16: Constant::new(0xffffu64.to_bits()),
+            wait_limit: Default::default(),
+            head_wait: Default::default(),
+            synth: Default::default(),
+            cut_up: Default::default(),
+            err_tag: Default::default(),
+            one14: Constant::new(1u64.to_bits()),
+            zero14: Constant::new(0u64.to_bits()),
+            link_err: Default::default(),
+            link_open: Default::default(),
+            rx_clear: Default::default(),
+            flit_err: Default::default(),
+            cut_tail: Default::default(),
+            cut_drop: Default::default(),
             prim_oh: Default::default(),
             alt_oh: Default::default(),
             chosen: Default::default(),
@@ -302,8 +371,24 @@ impl<const W: usize> Logic for InputUnit<W> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, locked, lock_port, dropping, credit, fan_wait, fan_need, fan_held,
-            fan_first, fan_stream, fan_cnt, in_head
+            self,
+            clock,
+            locked,
+            lock_port,
+            dropping,
+            credit,
+            fan_wait,
+            fan_need,
+            fan_held,
+            fan_first,
+            fan_stream,
+            fan_cnt,
+            in_head,
+            trunc,
+            relook_valid,
+            relook_p,
+            relook_a,
+            wait_cnt
         );
         clock!(self, clock, fifo);
         self.route_tbl.clock.next = self.clock.val();
@@ -341,6 +426,10 @@ impl<const W: usize> Logic for InputUnit<W> {
         if self.in_head.q.val() {
             self.fifo.push_data.next = self.in_hdr.rewritten.val();
         }
+        // The route table's read port serves arriving head flits; in a
+        // cycle without one, a blocked head at the FIFO head reads its entry
+        // again (the registers below keep it).
+        self.steal.next = !(self.link_valid.val() && self.in_head.q.val());
         self.route_tbl.read_address.next = self.in_hdr.dest.val();
         self.group_tbl.read_address.next = self.in_hdr.dest.val();
         self.dest_ok.next = ((self.in_hdr.dest.val() & self.x_mask.val()) < self.mesh_w.val())
@@ -391,16 +480,34 @@ impl<const W: usize> Logic for InputUnit<W> {
         self.ftag.err.next = self.fan_err_in.val();
         self.ftag.ttl_cut.next = self.fan_ttl_cut.val();
         self.fifo.push_a.next = self.rtag.tag.val();
+        // Tag a is only read at a head flit; the other flits keep their
+        // error mark in its bit 0.
+        self.err_tag.next = self.zero14.val();
+        if self.link_err.val() {
+            self.err_tag.next = self.one14.val();
+        }
+        if !self.in_head.q.val() {
+            self.fifo.push_a.next = self.err_tag.val();
+        }
         self.fifo.push_b.next = self.ftag.tag.val();
         self.fifo.b_enable.next = self.mc.val();
         // The head flit: its tags, then what depends on the links now.
         self.hdr.flit.next = self.fifo.head_data.val();
-        self.chosen.next = self.zero5.val();
-        if (self.fifo.head_a.val().get_bits::<5>(0) & !self.ports_down.val()).any() {
-            self.chosen.next = self.fifo.head_a.val().get_bits::<5>(0);
-        } else if (self.fifo.head_a.val().get_bits::<5>(5) & !self.ports_down.val()).any() {
-            self.chosen.next = self.fifo.head_a.val().get_bits::<5>(5);
+        // The route: the tags from arrival, or the entry looked up again
+        // while this head waited for a live port.
+        self.cur_p.next = self.fifo.head_a.val().get_bits::<5>(0);
+        self.cur_a.next = self.fifo.head_a.val().get_bits::<5>(5);
+        if self.relook_valid.q.val() {
+            self.cur_p.next = self.relook_p.q.val();
+            self.cur_a.next = self.relook_a.q.val();
         }
+        self.chosen.next = self.zero5.val();
+        if (self.cur_p.val() & !self.ports_down.val()).any() {
+            self.chosen.next = self.cur_p.val();
+        } else if (self.cur_a.val() & !self.ports_down.val()).any() {
+            self.chosen.next = self.cur_a.val();
+        }
+        self.none_route.next = !(self.cur_p.val() | self.cur_a.val()).any();
         // Flits that arrived before the route table was loaded have no route.
         self.stale.next = !self.fifo.head_a.val().get_bit(11);
         self.h_raw.next = self.fifo.head_b.val().get_bits::<5>(0);
@@ -420,7 +527,20 @@ impl<const W: usize> Logic for InputUnit<W> {
             && !self.dropping.q.val()
             && !self.fan_wait.q.val();
         self.bad_header.next = self.fifo.head_a.val().get_bit(10);
-        self.no_port.next = (!self.h_fan.val() && !self.chosen.val().any()) || self.stale.val();
+        // A unicast head whose ports are all down waits (bounded) for the
+        // control plane's new entry instead of being dropped: the packet is
+        // not on the failed link, only routed towards it.
+        self.blocked.next = self.at_head.val()
+            && !self.h_fan.val()
+            && !self.bad_header.val()
+            && !self.stale.val()
+            && !self.chosen.val().any()
+            && !self.none_route.val();
+        self.wait_out.next = self.wait_cnt.q.val() >= self.wait_limit.val();
+        self.no_port.next = (!self.h_fan.val()
+            && !self.chosen.val().any()
+            && (self.none_route.val() || self.wait_out.val()))
+            || self.stale.val();
         self.ttl_out.next = !self.h_fan.val()
             && !self.hdr.ttl.val().any()
             && (self.chosen.val() != self.local_oh.val());
@@ -447,7 +567,8 @@ impl<const W: usize> Logic for InputUnit<W> {
         self.cur_need.next = self.zero5.val();
         self.cur_held.next = self.zero5.val();
         if self.active.val() && self.fan_wait.q.val() {
-            self.cur_need.next = self.fan_need.q.val();
+            // Outputs that died meanwhile are no longer waited for.
+            self.cur_need.next = self.fan_need.q.val() & !self.ports_down.val();
             self.cur_held.next = self.fan_held.q.val();
         }
         if self.fan_start.val() {
@@ -477,12 +598,31 @@ impl<const W: usize> Logic for InputUnit<W> {
                 self.fan_cnt.d.next = self.zero8.val();
             }
         }
+        // Every output still needed died: stream to those held (if none, the
+        // cut rule below drops the packet).
+        if self.active.val() && self.fan_wait.q.val() && !self.cur_need.val().any() {
+            self.fan_wait.d.next = false;
+            self.locked.d.next = true;
+            self.lock_port.d.next = self.cur_held.val();
+            self.fan_first.d.next = true;
+            self.fan_stream.d.next = true;
+            self.fan_cnt.d.next = self.zero8.val();
+        }
+        // A worm whose link in closed mid-packet: once the FIFO is empty,
+        // an error-marked tail closes it on the outputs it holds.
+        self.synth.next = self.trunc.q.val() && self.fifo.empty.val() && self.locked.q.val();
+        // Every output the worm holds is down: drop the rest of it here.
+        self.cut_up.next =
+            self.locked.q.val() && !(self.lock_port.q.val() & !self.ports_down.val()).any();
         self.req.next = self.zero5.val();
         if self.head_go.val() {
             self.req.next = self.chosen.val();
         }
-        if self.active.val() && self.locked.q.val() {
+        if (self.active.val() || self.synth.val()) && self.locked.q.val() {
             self.req.next = self.lock_port.q.val();
+        }
+        if self.cut_up.val() {
+            self.req.next = self.zero5.val();
         }
         self.stream_go.next = self.grant.val() && self.active.val() && self.locked.q.val();
         // Rewrite: each hop onto a mesh link spends one TTL.
@@ -502,7 +642,12 @@ impl<const W: usize> Logic for InputUnit<W> {
         self.fan_cut.next = self.fan_stream.q.val()
             && (self.fan_cnt.q.val() == self.last_cnt.val())
             && !self.fifo.head_last.val();
-        self.flit_last.next = self.fifo.head_last.val() || self.fan_cut.val();
+        self.flit_last.next = self.fifo.head_last.val() || self.fan_cut.val() || self.synth.val();
+        self.flit_err.next = (self.active.val()
+            && self.locked.q.val()
+            && !self.fan_first.q.val()
+            && self.fifo.head_a.val().get_bit(0))
+            || self.synth.val();
         // A fan-out packet that reaches a router from a link with nowhere to
         // go means the routers' trees disagree (a group entry cleared or
         // rewritten in place): counted. At the source an empty mask is legal
@@ -521,7 +666,8 @@ impl<const W: usize> Logic for InputUnit<W> {
         self.fifo.pop.next = (self.active.val() && self.dropping.q.val())
             || self.head_drop.val()
             || (self.grant.val() && self.head_go.val())
-            || self.stream_go.val();
+            || self.stream_go.val()
+            || (self.cut_up.val() && self.active.val());
         self.routed_head.next = (self.grant.val() && self.head_go.val())
             || (self.stream_go.val() && self.fan_first.q.val());
         self.trace_hit.next = self.routed_head.val() && self.fifo.head_a.val().get_bit(13);
@@ -546,6 +692,44 @@ impl<const W: usize> Logic for InputUnit<W> {
         if self.stream_go.val() && self.fan_cut.val() {
             self.dropping.d.next = true;
         }
+        if self.synth.val() && self.grant.val() {
+            self.locked.d.next = false;
+            self.fan_stream.d.next = false;
+            self.trunc.d.next = false;
+        }
+        self.cut_tail.next = self.synth.val() && self.grant.val();
+        self.cut_drop.next = self.cut_up.val();
+        if self.cut_up.val() {
+            self.locked.d.next = false;
+            self.fan_stream.d.next = false;
+            self.fan_first.d.next = false;
+            self.dropping.d.next = !(self.active.val() && self.fifo.head_last.val());
+        }
+        // The link in closed with a worm open: the next flit it brings is a
+        // head, and this worm is closed once drained.
+        if !self.link_open.val() && !self.in_head.q.val() {
+            self.trunc.d.next = true;
+            self.in_head.d.next = true;
+        }
+        if self.trunc.q.val() && self.fifo.empty.val() && !self.locked.q.val() {
+            self.trunc.d.next = false;
+            self.dropping.d.next = false;
+        }
+        self.rx_clear.next = self.fifo.empty.val() && !self.trunc.q.val() && !self.credit.q.val();
+        if self.blocked.val() && self.steal.val() {
+            self.route_tbl.read_address.next = self.hdr.dest.val();
+            self.relook_valid.d.next = true;
+            self.relook_p.d.next = self.prim_oh.val();
+            self.relook_a.d.next = self.alt_oh.val();
+        }
+        self.head_wait.next = self.blocked.val() && !self.wait_cnt.q.val().any();
+        if self.blocked.val() && (self.wait_cnt.q.val() != self.max16.val()) {
+            self.wait_cnt.d.next = self.wait_cnt.q.val() + self.one16.val();
+        }
+        if !self.at_head.val() || self.fifo.pop.val() {
+            self.relook_valid.d.next = false;
+            self.wait_cnt.d.next = self.zero16.val();
+        }
         self.sent_port.next = self.lock_port.q.val();
         self.credit.d.next = self.fifo.pop.val();
         self.credit_out.next = self.credit.q.val();
@@ -564,6 +748,9 @@ impl<const W: usize> Logic for InputUnit<W> {
             self.dropping.d.next = false;
             self.credit.d.next = false;
             self.in_head.d.next = true;
+            self.trunc.d.next = false;
+            self.relook_valid.d.next = false;
+            self.wait_cnt.d.next = self.zero16.val();
         }
     }
 }

@@ -16,16 +16,19 @@
 pub mod fanout;
 pub mod header;
 pub mod input_unit;
+pub mod link_monitor;
 pub mod output_unit;
 
 use crate::common::count::Count5;
 use crate::common::dist_ram::DistRam;
 use crate::common::glue::{Pack5, RouteEntry, TracePack, Transpose5, Widen};
 use input_unit::InputUnit;
+use link_monitor::LinkMonitor;
 use output_unit::OutputUnit;
 use replimesh_spec::{
-    router_addr, MeshGeometry, PortDir, GROUP_TABLE_BASE, GROUP_TABLE_ENTRIES, ROUTER_ID_VALUE,
-    ROUTE_TABLE_BASE,
+    router_addr, MeshGeometry, PortDir, GROUP_TABLE_BASE, GROUP_TABLE_ENTRIES,
+    LINK_HOLDDOWN_DEFAULT, LINK_STABLE_DEFAULT, LINK_TIMEOUT_DEFAULT, NO_ROUTE_ENTRY,
+    REROUTE_WAIT_DEFAULT, ROUTER_ID_VALUE, ROUTE_TABLE_BASE,
 };
 use rust_hdl::prelude::*;
 
@@ -70,6 +73,53 @@ pub struct LinkTx<const W: usize> {
     pub credit: Signal<In, Bit>,
 }
 
+/// Receiving side of a mesh link: the flit wires plus the liveness sideband
+/// (see `link_monitor`). Everything here travels the same physical
+/// direction as the `credit` the sender's `MeshTx` receives... except
+/// `credit`, which travels back with the other direction and is covered by
+/// that direction's parity.
+#[derive(LogicInterface, Default)]
+pub struct MeshRx<const W: usize> {
+    /// Flit valid.
+    pub valid: Signal<In, Bit>,
+    /// Tail flit.
+    pub last: Signal<In, Bit>,
+    /// Error-marked tail: the worm was cut by a failure upstream.
+    pub err: Signal<In, Bit>,
+    /// Flit.
+    pub data: Signal<In, Bits<W>>,
+    /// Heartbeat: toggles every cycle while the sender is alive.
+    pub hb: Signal<In, Bit>,
+    /// The sender's input for the other direction is open.
+    pub ready: Signal<In, Bit>,
+    /// Even parity over valid, last, err, data, hb, ready and the credit
+    /// travelling with them.
+    pub par: Signal<In, Bit>,
+    /// One buffer slot freed (to the sender).
+    pub credit: Signal<Out, Bit>,
+}
+
+/// Sending side of a mesh link (twin of [`MeshRx`]).
+#[derive(LogicInterface, Default)]
+pub struct MeshTx<const W: usize> {
+    /// Flit valid.
+    pub valid: Signal<Out, Bit>,
+    /// Tail flit.
+    pub last: Signal<Out, Bit>,
+    /// Error-marked tail.
+    pub err: Signal<Out, Bit>,
+    /// Flit.
+    pub data: Signal<Out, Bits<W>>,
+    /// Heartbeat.
+    pub hb: Signal<Out, Bit>,
+    /// This router's input for the other direction is open.
+    pub ready: Signal<Out, Bit>,
+    /// Parity (see [`MeshRx::par`]).
+    pub par: Signal<Out, Bit>,
+    /// One slot of the receiver's buffer freed.
+    pub credit: Signal<In, Bit>,
+}
+
 /// A 5-port credit-flow-controlled wormhole router with table routing.
 #[derive(LogicBlock)]
 pub struct Router<const W: usize> {
@@ -84,26 +134,33 @@ pub struct Router<const W: usize> {
     pub node_x: Signal<In, Bits<8>>,
     /// This router's row.
     pub node_y: Signal<In, Bits<8>>,
+    /// Fault injection (simulation only; tied low on hardware, where it
+    /// folds away): the router is dead, held in reset and silent on every
+    /// link, its local port included.
+    pub kill: Signal<In, Bit>,
     /// Link in from the north.
-    pub n_rx: LinkRx<W>,
+    pub n_rx: MeshRx<W>,
     /// Link in from the east.
-    pub e_rx: LinkRx<W>,
+    pub e_rx: MeshRx<W>,
     /// Link in from the south.
-    pub s_rx: LinkRx<W>,
+    pub s_rx: MeshRx<W>,
     /// Link in from the west.
-    pub w_rx: LinkRx<W>,
+    pub w_rx: MeshRx<W>,
+    /// Link out to the north.
+    pub n_tx: MeshTx<W>,
+    /// Link out to the east.
+    pub e_tx: MeshTx<W>,
+    /// Link out to the south.
+    pub s_tx: MeshTx<W>,
+    /// Link out to the west.
+    pub w_tx: MeshTx<W>,
     /// Link in from the local endpoint.
     pub l_rx: LinkRx<W>,
-    /// Link out to the north.
-    pub n_tx: LinkTx<W>,
-    /// Link out to the east.
-    pub e_tx: LinkTx<W>,
-    /// Link out to the south.
-    pub s_tx: LinkTx<W>,
-    /// Link out to the west.
-    pub w_tx: LinkTx<W>,
     /// Link out to the local endpoint.
     pub l_tx: LinkTx<W>,
+    /// With `l_tx.last`: the packet ending here was cut by a failure; its
+    /// flits are not to be trusted (the endpoint discards and counts it).
+    pub l_err: Signal<Out, Bit>,
     /// Configuration bus: node addressed.
     pub cfg_node: Signal<In, Bits<8>>,
     /// Configuration bus: register word address.
@@ -122,6 +179,60 @@ pub struct Router<const W: usize> {
     pub cfg_error: Signal<Out, Bit>,
     inputs: Vec<InputUnit<W>>,
     outputs: Vec<OutputUnit<W>>,
+    monitors: Vec<LinkMonitor>,
+    hb_phase: DFF<Bit>,
+    int_reset: Signal<Local, Bit>,
+    up_pack: Pack5,
+    open_pack: Pack5,
+    up32: Widen<5, 32>,
+    open32: Widen<5, 32>,
+    link_timeout: DFF<Bits<8>>,
+    link_holddown: DFF<Bits<8>>,
+    link_stable: DFF<Bits<8>>,
+    timeout32: Widen<8, 32>,
+    holddown32: Widen<8, 32>,
+    stable32: Widen<8, 32>,
+    n_cut_tail: Count5,
+    n_cut_drop: Count5,
+    n_discard: Count5,
+    inc_cut_tail: DFF<Bits<3>>,
+    inc_cut_tail32: Widen<3, 32>,
+    inc_cut_drop: DFF<Bits<3>>,
+    inc_cut_drop32: Widen<3, 32>,
+    inc_discard: DFF<Bits<3>>,
+    inc_discard32: Widen<3, 32>,
+    cut_tails: DFF<Bits<32>>,
+    cut_drops: DFF<Bits<32>>,
+    link_discards: DFF<Bits<32>>,
+    down_events: Vec<DFF<Bits<32>>>,
+    check_errors: Vec<DFF<Bits<32>>>,
+    port_hit: Signal<Local, Bit>,
+    a_down_events: Vec<Constant<Bits<16>>>,
+    a_check_errors: Vec<Constant<Bits<16>>>,
+    a_link_state: Constant<Bits<16>>,
+    a_link_timeout: Constant<Bits<16>>,
+    a_link_holddown: Constant<Bits<16>>,
+    a_link_stable: Constant<Bits<16>>,
+    a_cut_tails: Constant<Bits<16>>,
+    a_cut_drops: Constant<Bits<16>>,
+    a_link_discards: Constant<Bits<16>>,
+    timeout_reset: Constant<Bits<8>>,
+    holddown_reset: Constant<Bits<8>>,
+    stable_reset: Constant<Bits<8>>,
+    no_route: Constant<Bits<6>>,
+    eight: Constant<Bits<32>>,
+    reroute_wait: DFF<Bits<16>>,
+    wait32: Widen<16, 32>,
+    n_wait: Count5,
+    inc_wait: DFF<Bits<3>>,
+    inc_wait32: Widen<3, 32>,
+    reroute_waits: DFF<Bits<32>>,
+    a_reroute_wait: Constant<Bits<16>>,
+    a_reroute_waits: Constant<Bits<16>>,
+    wait_reset: Constant<Bits<16>>,
+    drained_pack: Pack5,
+    drained32: Widen<5, 32>,
+    sixteen: Constant<Bits<32>>,
     xpose: Transpose5,
     xpose_fan: Transpose5,
     xpose_fgrant: Transpose5,
@@ -252,16 +363,18 @@ impl<const W: usize> Router<W> {
             node_id: Default::default(),
             node_x: Default::default(),
             node_y: Default::default(),
+            kill: Default::default(),
             n_rx: Default::default(),
             e_rx: Default::default(),
             s_rx: Default::default(),
             w_rx: Default::default(),
-            l_rx: Default::default(),
             n_tx: Default::default(),
             e_tx: Default::default(),
             s_tx: Default::default(),
             w_tx: Default::default(),
+            l_rx: Default::default(),
             l_tx: Default::default(),
+            l_err: Default::default(),
             cfg_node: Default::default(),
             cfg_addr: Default::default(),
             cfg_wdata: Default::default(),
@@ -272,6 +385,64 @@ impl<const W: usize> Router<W> {
             cfg_error: Default::default(),
             inputs: (0..5).map(|_| InputUnit::new(&p)).collect(),
             outputs: (0..5).map(|_| OutputUnit::new(p.fifo_depth)).collect(),
+            monitors: (0..4).map(|_| LinkMonitor::default()).collect(),
+            hb_phase: Default::default(),
+            int_reset: Default::default(),
+            up_pack: Default::default(),
+            open_pack: Default::default(),
+            up32: Default::default(),
+            open32: Default::default(),
+            link_timeout: Default::default(),
+            link_holddown: Default::default(),
+            link_stable: Default::default(),
+            timeout32: Default::default(),
+            holddown32: Default::default(),
+            stable32: Default::default(),
+            n_cut_tail: Default::default(),
+            n_cut_drop: Default::default(),
+            n_discard: Default::default(),
+            inc_cut_tail: Default::default(),
+            inc_cut_tail32: Default::default(),
+            inc_cut_drop: Default::default(),
+            inc_cut_drop32: Default::default(),
+            inc_discard: Default::default(),
+            inc_discard32: Default::default(),
+            cut_tails: Default::default(),
+            cut_drops: Default::default(),
+            link_discards: Default::default(),
+            down_events: (0..4).map(|_| Default::default()).collect(),
+            check_errors: (0..4).map(|_| Default::default()).collect(),
+            port_hit: Default::default(),
+            a_down_events: (0..4)
+                .map(|i| c16(router_addr::LINK_DOWN_EVENTS + i))
+                .collect(),
+            a_check_errors: (0..4)
+                .map(|i| c16(router_addr::LINK_CHECK_ERRORS + i))
+                .collect(),
+            a_link_state: c16(router_addr::LINK_STATE),
+            a_link_timeout: c16(router_addr::LINK_TIMEOUT),
+            a_link_holddown: c16(router_addr::LINK_HOLDDOWN),
+            a_link_stable: c16(router_addr::LINK_STABLE),
+            a_cut_tails: c16(router_addr::CUT_TAILS),
+            a_cut_drops: c16(router_addr::CUT_DROPS),
+            a_link_discards: c16(router_addr::LINK_DISCARDS),
+            timeout_reset: c8(LINK_TIMEOUT_DEFAULT),
+            holddown_reset: c8(LINK_HOLDDOWN_DEFAULT),
+            stable_reset: c8(LINK_STABLE_DEFAULT),
+            no_route: Constant::new((NO_ROUTE_ENTRY as u64).to_bits()),
+            eight: Constant::new(8u64.to_bits()),
+            reroute_wait: Default::default(),
+            wait32: Default::default(),
+            n_wait: Default::default(),
+            inc_wait: Default::default(),
+            inc_wait32: Default::default(),
+            reroute_waits: Default::default(),
+            a_reroute_wait: c16(router_addr::REROUTE_WAIT),
+            a_reroute_waits: c16(router_addr::REROUTE_WAITS),
+            wait_reset: c16(REROUTE_WAIT_DEFAULT),
+            drained_pack: Default::default(),
+            drained32: Default::default(),
+            sixteen: Constant::new(16u64.to_bits()),
             xpose: Default::default(),
             xpose_fan: Default::default(),
             xpose_fgrant: Default::default(),
@@ -425,67 +596,305 @@ impl<const W: usize> Logic for Router<W> {
             overflow,
             table_writes,
             cfg_errors,
-            fanout_errors
+            fanout_errors,
+            hb_phase,
+            link_timeout,
+            link_holddown,
+            link_stable,
+            inc_cut_tail,
+            inc_cut_drop,
+            inc_discard,
+            cut_tails,
+            cut_drops,
+            link_discards,
+            reroute_wait,
+            inc_wait,
+            reroute_waits
         );
+        for p in 0..4 {
+            self.down_events[p].clock.next = self.clock.val();
+            self.down_events[p].d.next = self.down_events[p].q.val();
+            self.check_errors[p].clock.next = self.clock.val();
+            self.check_errors[p].d.next = self.check_errors[p].q.val();
+        }
+        // A killed router (fault injection) is held in reset.
+        self.int_reset.next = self.reset.val() || self.kill.val();
+        self.hb_phase.d.next = !self.hb_phase.q.val();
         self.shadow_tbl.clock.next = self.clock.val();
         self.shadow_grp.clock.next = self.clock.val();
         for p in 0..5 {
             self.inputs[p].clock.next = self.clock.val();
-            self.inputs[p].reset.next = self.reset.val();
+            self.inputs[p].reset.next = self.int_reset.val();
             self.inputs[p].enable.next = !self.init_busy.q.val();
             self.inputs[p].is_local.next = false;
-            self.inputs[p].ports_down.next = self.link_down.q.val() | self.absent.bits.val();
+            self.inputs[p].ports_down.next =
+                self.link_down.q.val() | self.absent.bits.val() | !self.up_pack.bits.val();
             self.inputs[p].my_id.next = self.node_id.val();
             self.inputs[p].node_x.next = self.node_x.val();
             self.inputs[p].node_y.next = self.node_y.val();
             self.inputs[p].in_port.next = self.port_oh[p].val();
             self.inputs[p].fan_legal.next = self.fan_legal[p].val();
+            self.inputs[p].wait_limit.next = self.reroute_wait.q.val();
             self.outputs[p].clock.next = self.clock.val();
-            self.outputs[p].reset.next = self.reset.val();
+            self.outputs[p].reset.next = self.int_reset.val();
         }
         self.inputs[4].is_local.next = true;
-        // Links in.
-        self.inputs[0].link_valid.next = self.n_rx.valid.val();
+        // Link liveness, one monitor per mesh port.
+        self.monitors[0].clock.next = self.clock.val();
+        self.monitors[0].reset.next = self.int_reset.val() || self.init_busy.q.val();
+        self.monitors[0].present.next = !self.absent.bits.val().get_bit(0);
+        self.monitors[0].force_down.next = self.link_down.q.val().get_bit(0);
+        self.monitors[0].rx_hb.next = self.n_rx.hb.val();
+        self.monitors[0].rx_ready.next = self.n_rx.ready.val();
+        self.monitors[0].rx_valid.next = self.n_rx.valid.val();
+        self.monitors[0].rx_par_ok.next = (self.n_rx.valid.val()
+            ^ self.n_rx.last.val()
+            ^ self.n_rx.err.val()
+            ^ self.n_rx.data.val().xor()
+            ^ self.n_rx.hb.val()
+            ^ self.n_rx.ready.val()
+            ^ self.n_tx.credit.val())
+            == self.n_rx.par.val();
+        self.monitors[0].rx_clear.next = self.inputs[0].rx_clear.val();
+        self.monitors[0].timeout.next = self.link_timeout.q.val();
+        self.monitors[0].holddown.next = self.link_holddown.q.val();
+        self.monitors[0].stable.next = self.link_stable.q.val();
+        if self.monitors[0].went_down.val() {
+            self.down_events[0].d.next = self.down_events[0].q.val() + self.one32.val();
+        }
+        if self.monitors[0].check_error.val() {
+            self.check_errors[0].d.next = self.check_errors[0].q.val() + self.one32.val();
+        }
+        self.monitors[1].clock.next = self.clock.val();
+        self.monitors[1].reset.next = self.int_reset.val() || self.init_busy.q.val();
+        self.monitors[1].present.next = !self.absent.bits.val().get_bit(1);
+        self.monitors[1].force_down.next = self.link_down.q.val().get_bit(1);
+        self.monitors[1].rx_hb.next = self.e_rx.hb.val();
+        self.monitors[1].rx_ready.next = self.e_rx.ready.val();
+        self.monitors[1].rx_valid.next = self.e_rx.valid.val();
+        self.monitors[1].rx_par_ok.next = (self.e_rx.valid.val()
+            ^ self.e_rx.last.val()
+            ^ self.e_rx.err.val()
+            ^ self.e_rx.data.val().xor()
+            ^ self.e_rx.hb.val()
+            ^ self.e_rx.ready.val()
+            ^ self.e_tx.credit.val())
+            == self.e_rx.par.val();
+        self.monitors[1].rx_clear.next = self.inputs[1].rx_clear.val();
+        self.monitors[1].timeout.next = self.link_timeout.q.val();
+        self.monitors[1].holddown.next = self.link_holddown.q.val();
+        self.monitors[1].stable.next = self.link_stable.q.val();
+        if self.monitors[1].went_down.val() {
+            self.down_events[1].d.next = self.down_events[1].q.val() + self.one32.val();
+        }
+        if self.monitors[1].check_error.val() {
+            self.check_errors[1].d.next = self.check_errors[1].q.val() + self.one32.val();
+        }
+        self.monitors[2].clock.next = self.clock.val();
+        self.monitors[2].reset.next = self.int_reset.val() || self.init_busy.q.val();
+        self.monitors[2].present.next = !self.absent.bits.val().get_bit(2);
+        self.monitors[2].force_down.next = self.link_down.q.val().get_bit(2);
+        self.monitors[2].rx_hb.next = self.s_rx.hb.val();
+        self.monitors[2].rx_ready.next = self.s_rx.ready.val();
+        self.monitors[2].rx_valid.next = self.s_rx.valid.val();
+        self.monitors[2].rx_par_ok.next = (self.s_rx.valid.val()
+            ^ self.s_rx.last.val()
+            ^ self.s_rx.err.val()
+            ^ self.s_rx.data.val().xor()
+            ^ self.s_rx.hb.val()
+            ^ self.s_rx.ready.val()
+            ^ self.s_tx.credit.val())
+            == self.s_rx.par.val();
+        self.monitors[2].rx_clear.next = self.inputs[2].rx_clear.val();
+        self.monitors[2].timeout.next = self.link_timeout.q.val();
+        self.monitors[2].holddown.next = self.link_holddown.q.val();
+        self.monitors[2].stable.next = self.link_stable.q.val();
+        if self.monitors[2].went_down.val() {
+            self.down_events[2].d.next = self.down_events[2].q.val() + self.one32.val();
+        }
+        if self.monitors[2].check_error.val() {
+            self.check_errors[2].d.next = self.check_errors[2].q.val() + self.one32.val();
+        }
+        self.monitors[3].clock.next = self.clock.val();
+        self.monitors[3].reset.next = self.int_reset.val() || self.init_busy.q.val();
+        self.monitors[3].present.next = !self.absent.bits.val().get_bit(3);
+        self.monitors[3].force_down.next = self.link_down.q.val().get_bit(3);
+        self.monitors[3].rx_hb.next = self.w_rx.hb.val();
+        self.monitors[3].rx_ready.next = self.w_rx.ready.val();
+        self.monitors[3].rx_valid.next = self.w_rx.valid.val();
+        self.monitors[3].rx_par_ok.next = (self.w_rx.valid.val()
+            ^ self.w_rx.last.val()
+            ^ self.w_rx.err.val()
+            ^ self.w_rx.data.val().xor()
+            ^ self.w_rx.hb.val()
+            ^ self.w_rx.ready.val()
+            ^ self.w_tx.credit.val())
+            == self.w_rx.par.val();
+        self.monitors[3].rx_clear.next = self.inputs[3].rx_clear.val();
+        self.monitors[3].timeout.next = self.link_timeout.q.val();
+        self.monitors[3].holddown.next = self.link_holddown.q.val();
+        self.monitors[3].stable.next = self.link_stable.q.val();
+        if self.monitors[3].went_down.val() {
+            self.down_events[3].d.next = self.down_events[3].q.val() + self.one32.val();
+        }
+        if self.monitors[3].check_error.val() {
+            self.check_errors[3].d.next = self.check_errors[3].q.val() + self.one32.val();
+        }
+        self.up_pack.b0.next = self.monitors[0].up.val();
+        self.up_pack.b1.next = self.monitors[1].up.val();
+        self.up_pack.b2.next = self.monitors[2].up.val();
+        self.up_pack.b3.next = self.monitors[3].up.val();
+        self.up_pack.b4.next = true;
+        self.open_pack.b0.next = self.monitors[0].receiving.val();
+        self.open_pack.b1.next = self.monitors[1].receiving.val();
+        self.open_pack.b2.next = self.monitors[2].receiving.val();
+        self.open_pack.b3.next = self.monitors[3].receiving.val();
+        self.open_pack.b4.next = false;
+        self.up32.narrow.next = self.up_pack.bits.val() & !self.absent.bits.val();
+        self.open32.narrow.next = self.open_pack.bits.val();
+        self.drained_pack.b0.next = self.inputs[0].rx_clear.val();
+        self.drained_pack.b1.next = self.inputs[1].rx_clear.val();
+        self.drained_pack.b2.next = self.inputs[2].rx_clear.val();
+        self.drained_pack.b3.next = self.inputs[3].rx_clear.val();
+        self.drained_pack.b4.next = self.inputs[4].rx_clear.val();
+        self.drained32.narrow.next = self.drained_pack.bits.val();
+        self.timeout32.narrow.next = self.link_timeout.q.val();
+        self.holddown32.narrow.next = self.link_holddown.q.val();
+        self.stable32.narrow.next = self.link_stable.q.val();
+        // Mesh links in: a flit enters only while the link is open and its
+        // check holds; the rest is discarded (and counted by the monitor).
+        self.inputs[0].link_valid.next = self.n_rx.valid.val() && self.monitors[0].accept.val();
         self.inputs[0].link_last.next = self.n_rx.last.val();
+        self.inputs[0].link_err.next = self.n_rx.err.val();
         self.inputs[0].link_data.next = self.n_rx.data.val();
+        self.inputs[0].link_open.next = self.monitors[0].receiving.val();
         self.n_rx.credit.next = self.inputs[0].credit_out.val();
-        self.inputs[1].link_valid.next = self.e_rx.valid.val();
+        self.inputs[1].link_valid.next = self.e_rx.valid.val() && self.monitors[1].accept.val();
         self.inputs[1].link_last.next = self.e_rx.last.val();
+        self.inputs[1].link_err.next = self.e_rx.err.val();
         self.inputs[1].link_data.next = self.e_rx.data.val();
+        self.inputs[1].link_open.next = self.monitors[1].receiving.val();
         self.e_rx.credit.next = self.inputs[1].credit_out.val();
-        self.inputs[2].link_valid.next = self.s_rx.valid.val();
+        self.inputs[2].link_valid.next = self.s_rx.valid.val() && self.monitors[2].accept.val();
         self.inputs[2].link_last.next = self.s_rx.last.val();
+        self.inputs[2].link_err.next = self.s_rx.err.val();
         self.inputs[2].link_data.next = self.s_rx.data.val();
+        self.inputs[2].link_open.next = self.monitors[2].receiving.val();
         self.s_rx.credit.next = self.inputs[2].credit_out.val();
-        self.inputs[3].link_valid.next = self.w_rx.valid.val();
+        self.inputs[3].link_valid.next = self.w_rx.valid.val() && self.monitors[3].accept.val();
         self.inputs[3].link_last.next = self.w_rx.last.val();
+        self.inputs[3].link_err.next = self.w_rx.err.val();
         self.inputs[3].link_data.next = self.w_rx.data.val();
+        self.inputs[3].link_open.next = self.monitors[3].receiving.val();
         self.w_rx.credit.next = self.inputs[3].credit_out.val();
         self.inputs[4].link_valid.next = self.l_rx.valid.val();
         self.inputs[4].link_last.next = self.l_rx.last.val();
+        self.inputs[4].link_err.next = false;
         self.inputs[4].link_data.next = self.l_rx.data.val();
+        self.inputs[4].link_open.next = true;
         self.l_rx.credit.next = self.inputs[4].credit_out.val();
-        // Links out.
+        // Mesh links out, with the heartbeat, ready and parity.
         self.n_tx.valid.next = self.outputs[0].link_valid.val();
         self.n_tx.last.next = self.outputs[0].link_last.val();
+        self.n_tx.err.next = self.outputs[0].link_err.val();
         self.n_tx.data.next = self.outputs[0].link_data.val();
+        self.n_tx.hb.next = self.hb_phase.q.val() && self.monitors[0].tx_hb_on.val();
+        self.n_tx.ready.next = self.monitors[0].receiving.val();
+        self.n_tx.par.next = self.outputs[0].link_valid.val()
+            ^ self.outputs[0].link_last.val()
+            ^ self.outputs[0].link_err.val()
+            ^ self.outputs[0].link_data.val().xor()
+            ^ (self.hb_phase.q.val() && self.monitors[0].tx_hb_on.val())
+            ^ self.monitors[0].receiving.val()
+            ^ self.inputs[0].credit_out.val();
         self.outputs[0].credit_in.next = self.n_tx.credit.val();
+        self.outputs[0].link_up.next = self.monitors[0].up.val();
         self.e_tx.valid.next = self.outputs[1].link_valid.val();
         self.e_tx.last.next = self.outputs[1].link_last.val();
+        self.e_tx.err.next = self.outputs[1].link_err.val();
         self.e_tx.data.next = self.outputs[1].link_data.val();
+        self.e_tx.hb.next = self.hb_phase.q.val() && self.monitors[1].tx_hb_on.val();
+        self.e_tx.ready.next = self.monitors[1].receiving.val();
+        self.e_tx.par.next = self.outputs[1].link_valid.val()
+            ^ self.outputs[1].link_last.val()
+            ^ self.outputs[1].link_err.val()
+            ^ self.outputs[1].link_data.val().xor()
+            ^ (self.hb_phase.q.val() && self.monitors[1].tx_hb_on.val())
+            ^ self.monitors[1].receiving.val()
+            ^ self.inputs[1].credit_out.val();
         self.outputs[1].credit_in.next = self.e_tx.credit.val();
+        self.outputs[1].link_up.next = self.monitors[1].up.val();
         self.s_tx.valid.next = self.outputs[2].link_valid.val();
         self.s_tx.last.next = self.outputs[2].link_last.val();
+        self.s_tx.err.next = self.outputs[2].link_err.val();
         self.s_tx.data.next = self.outputs[2].link_data.val();
+        self.s_tx.hb.next = self.hb_phase.q.val() && self.monitors[2].tx_hb_on.val();
+        self.s_tx.ready.next = self.monitors[2].receiving.val();
+        self.s_tx.par.next = self.outputs[2].link_valid.val()
+            ^ self.outputs[2].link_last.val()
+            ^ self.outputs[2].link_err.val()
+            ^ self.outputs[2].link_data.val().xor()
+            ^ (self.hb_phase.q.val() && self.monitors[2].tx_hb_on.val())
+            ^ self.monitors[2].receiving.val()
+            ^ self.inputs[2].credit_out.val();
         self.outputs[2].credit_in.next = self.s_tx.credit.val();
+        self.outputs[2].link_up.next = self.monitors[2].up.val();
         self.w_tx.valid.next = self.outputs[3].link_valid.val();
         self.w_tx.last.next = self.outputs[3].link_last.val();
+        self.w_tx.err.next = self.outputs[3].link_err.val();
         self.w_tx.data.next = self.outputs[3].link_data.val();
+        self.w_tx.hb.next = self.hb_phase.q.val() && self.monitors[3].tx_hb_on.val();
+        self.w_tx.ready.next = self.monitors[3].receiving.val();
+        self.w_tx.par.next = self.outputs[3].link_valid.val()
+            ^ self.outputs[3].link_last.val()
+            ^ self.outputs[3].link_err.val()
+            ^ self.outputs[3].link_data.val().xor()
+            ^ (self.hb_phase.q.val() && self.monitors[3].tx_hb_on.val())
+            ^ self.monitors[3].receiving.val()
+            ^ self.inputs[3].credit_out.val();
         self.outputs[3].credit_in.next = self.w_tx.credit.val();
+        self.outputs[3].link_up.next = self.monitors[3].up.val();
         self.l_tx.valid.next = self.outputs[4].link_valid.val();
         self.l_tx.last.next = self.outputs[4].link_last.val();
         self.l_tx.data.next = self.outputs[4].link_data.val();
+        self.l_err.next = self.outputs[4].link_err.val();
         self.outputs[4].credit_in.next = self.l_tx.credit.val();
+        self.outputs[4].link_up.next = true;
+        // A killed router is silent: nothing leaves it, not even credits.
+        if self.kill.val() {
+            self.n_tx.valid.next = false;
+            self.n_tx.last.next = false;
+            self.n_tx.err.next = false;
+            self.n_tx.hb.next = false;
+            self.n_tx.ready.next = false;
+            self.n_tx.par.next = false;
+            self.n_rx.credit.next = false;
+            self.e_tx.valid.next = false;
+            self.e_tx.last.next = false;
+            self.e_tx.err.next = false;
+            self.e_tx.hb.next = false;
+            self.e_tx.ready.next = false;
+            self.e_tx.par.next = false;
+            self.e_rx.credit.next = false;
+            self.s_tx.valid.next = false;
+            self.s_tx.last.next = false;
+            self.s_tx.err.next = false;
+            self.s_tx.hb.next = false;
+            self.s_tx.ready.next = false;
+            self.s_tx.par.next = false;
+            self.s_rx.credit.next = false;
+            self.w_tx.valid.next = false;
+            self.w_tx.last.next = false;
+            self.w_tx.err.next = false;
+            self.w_tx.hb.next = false;
+            self.w_tx.ready.next = false;
+            self.w_tx.par.next = false;
+            self.w_rx.credit.next = false;
+            self.l_tx.valid.next = false;
+            self.l_tx.last.next = false;
+            self.l_err.next = false;
+            self.l_rx.credit.next = false;
+        }
         // Switch allocation: requests per output, grants back per input.
         self.xpose.row0.next = self.inputs[0].req.val();
         self.xpose.row1.next = self.inputs[1].req.val();
@@ -548,10 +957,12 @@ impl<const W: usize> Logic for Router<W> {
         for o in 0..5 {
             self.outputs[o].data_in.next = self.inputs[0].flit_data.val();
             self.outputs[o].last_in.next = self.inputs[0].flit_last.val();
+            self.outputs[o].err_in.next = self.inputs[0].flit_err.val();
             for p in 1..5 {
                 if self.outputs[o].grant.val().get_bit(p) {
                     self.outputs[o].data_in.next = self.inputs[p].flit_data.val();
                     self.outputs[o].last_in.next = self.inputs[p].flit_last.val();
+                    self.outputs[o].err_in.next = self.inputs[p].flit_err.val();
                 }
             }
         }
@@ -616,6 +1027,39 @@ impl<const W: usize> Logic for Router<W> {
         self.inc_fanout32.narrow.next = self.inc_fanout.q.val();
         self.inc_fanout.d.next = self.n_fanout.count.val();
         self.fanout_errors.d.next = self.fanout_errors.q.val() + self.inc_fanout32.wide.val();
+        self.n_cut_tail.b0.next = self.inputs[0].cut_tail.val();
+        self.n_cut_tail.b1.next = self.inputs[1].cut_tail.val();
+        self.n_cut_tail.b2.next = self.inputs[2].cut_tail.val();
+        self.n_cut_tail.b3.next = self.inputs[3].cut_tail.val();
+        self.n_cut_tail.b4.next = self.inputs[4].cut_tail.val();
+        self.n_cut_drop.b0.next = self.inputs[0].cut_drop.val();
+        self.n_cut_drop.b1.next = self.inputs[1].cut_drop.val();
+        self.n_cut_drop.b2.next = self.inputs[2].cut_drop.val();
+        self.n_cut_drop.b3.next = self.inputs[3].cut_drop.val();
+        self.n_cut_drop.b4.next = self.inputs[4].cut_drop.val();
+        self.n_discard.b0.next = self.monitors[0].discard.val();
+        self.n_discard.b1.next = self.monitors[1].discard.val();
+        self.n_discard.b2.next = self.monitors[2].discard.val();
+        self.n_discard.b3.next = self.monitors[3].discard.val();
+        self.n_discard.b4.next = false;
+        self.inc_cut_tail32.narrow.next = self.inc_cut_tail.q.val();
+        self.inc_cut_tail.d.next = self.n_cut_tail.count.val();
+        self.inc_cut_drop32.narrow.next = self.inc_cut_drop.q.val();
+        self.inc_cut_drop.d.next = self.n_cut_drop.count.val();
+        self.inc_discard32.narrow.next = self.inc_discard.q.val();
+        self.inc_discard.d.next = self.n_discard.count.val();
+        self.cut_tails.d.next = self.cut_tails.q.val() + self.inc_cut_tail32.wide.val();
+        self.cut_drops.d.next = self.cut_drops.q.val() + self.inc_cut_drop32.wide.val();
+        self.link_discards.d.next = self.link_discards.q.val() + self.inc_discard32.wide.val();
+        self.n_wait.b0.next = self.inputs[0].head_wait.val();
+        self.n_wait.b1.next = self.inputs[1].head_wait.val();
+        self.n_wait.b2.next = self.inputs[2].head_wait.val();
+        self.n_wait.b3.next = self.inputs[3].head_wait.val();
+        self.n_wait.b4.next = self.inputs[4].head_wait.val();
+        self.inc_wait32.narrow.next = self.inc_wait.q.val();
+        self.inc_wait.d.next = self.n_wait.count.val();
+        self.reroute_waits.d.next = self.reroute_waits.q.val() + self.inc_wait32.wide.val();
+        self.wait32.narrow.next = self.reroute_wait.q.val();
         // Trace capture: the last traced head flit's input and output port,
         // one cycle after it was routed (the hits are registered first, the
         // input then holds the head's outputs in `sent_port`).
@@ -712,11 +1156,32 @@ impl<const W: usize> Logic for Router<W> {
                 self.link_down.d.next = self.cfg_wdata.val().get_bits::<5>(0);
             } else if self.cfg_addr.val() == self.a_trace.val() {
                 self.trace_valid.d.next = false;
+            } else if (self.cfg_addr.val() == self.a_link_timeout.val())
+                && self.cfg_wdata.val().get_bits::<8>(0).any()
+                && !self.cfg_wdata.val().get_bits::<24>(8).any()
+            {
+                self.link_timeout.d.next = self.cfg_wdata.val().get_bits::<8>(0);
+            } else if (self.cfg_addr.val() == self.a_link_holddown.val())
+                && self.cfg_wdata.val().get_bits::<8>(0).any()
+                && !self.cfg_wdata.val().get_bits::<24>(8).any()
+            {
+                self.link_holddown.d.next = self.cfg_wdata.val().get_bits::<8>(0);
+            } else if (self.cfg_addr.val() == self.a_reroute_wait.val())
+                && self.cfg_wdata.val().get_bits::<16>(0).any()
+                && !self.cfg_wdata.val().get_bits::<16>(16).any()
+            {
+                self.reroute_wait.d.next = self.cfg_wdata.val().get_bits::<16>(0);
+            } else if (self.cfg_addr.val() == self.a_link_stable.val())
+                && self.cfg_wdata.val().get_bits::<8>(0).any()
+                && !self.cfg_wdata.val().get_bits::<24>(8).any()
+            {
+                self.link_stable.d.next = self.cfg_wdata.val().get_bits::<8>(0);
             } else if (self.cfg_addr.val() >= self.a_tbl_base.val())
                 && (self.cfg_addr.val() < self.a_tbl_end.val())
                 && !self.init_busy.q.val()
-                && (self.cfg_wdata.val().get_bits::<3>(0) <= self.port_max.val())
-                && (self.cfg_wdata.val().get_bits::<3>(3) <= self.port_max.val())
+                && (((self.cfg_wdata.val().get_bits::<3>(0) <= self.port_max.val())
+                    && (self.cfg_wdata.val().get_bits::<3>(3) <= self.port_max.val()))
+                    || (self.cfg_wdata.val().get_bits::<6>(0) == self.no_route.val()))
                 && !self.cfg_wdata.val().get_bits::<26>(6).any()
             {
                 self.tbl_we.next = true;
@@ -754,7 +1219,23 @@ impl<const W: usize> Logic for Router<W> {
         self.shadow_tbl.write_address.next = self.tbl_waddr.val();
         self.shadow_tbl.write_data.next = self.tbl_wdata.val();
         self.rdata.d.next = self.zero32.val();
-        if self.sel.val() && self.cfg_re.val() {
+        // Per-port counters, decoded apart from the chain below.
+        self.port_hit.next = false;
+        for p in 0..4 {
+            if self.cfg_addr.val() == self.a_down_events[p].val() {
+                self.port_hit.next = true;
+                if self.sel.val() && self.cfg_re.val() {
+                    self.rdata.d.next = self.down_events[p].q.val();
+                }
+            }
+            if self.cfg_addr.val() == self.a_check_errors[p].val() {
+                self.port_hit.next = true;
+                if self.sel.val() && self.cfg_re.val() {
+                    self.rdata.d.next = self.check_errors[p].q.val();
+                }
+            }
+        }
+        if self.sel.val() && self.cfg_re.val() && !self.port_hit.val() {
             if self.cfg_addr.val() == self.a_id.val() {
                 self.rdata.d.next = self.id_value.val();
             } else if self.cfg_addr.val() == self.a_node.val() {
@@ -785,6 +1266,26 @@ impl<const W: usize> Logic for Router<W> {
                 self.rdata.d.next = self.cfg_errors.q.val();
             } else if self.cfg_addr.val() == self.a_fanout_errors.val() {
                 self.rdata.d.next = self.fanout_errors.q.val();
+            } else if self.cfg_addr.val() == self.a_link_state.val() {
+                self.rdata.d.next = self.up32.wide.val()
+                    | (self.open32.wide.val() << self.eight.val())
+                    | (self.drained32.wide.val() << self.sixteen.val());
+            } else if self.cfg_addr.val() == self.a_link_timeout.val() {
+                self.rdata.d.next = self.timeout32.wide.val();
+            } else if self.cfg_addr.val() == self.a_link_holddown.val() {
+                self.rdata.d.next = self.holddown32.wide.val();
+            } else if self.cfg_addr.val() == self.a_link_stable.val() {
+                self.rdata.d.next = self.stable32.wide.val();
+            } else if self.cfg_addr.val() == self.a_reroute_wait.val() {
+                self.rdata.d.next = self.wait32.wide.val();
+            } else if self.cfg_addr.val() == self.a_reroute_waits.val() {
+                self.rdata.d.next = self.reroute_waits.q.val();
+            } else if self.cfg_addr.val() == self.a_cut_tails.val() {
+                self.rdata.d.next = self.cut_tails.q.val();
+            } else if self.cfg_addr.val() == self.a_cut_drops.val() {
+                self.rdata.d.next = self.cut_drops.q.val();
+            } else if self.cfg_addr.val() == self.a_link_discards.val() {
+                self.rdata.d.next = self.link_discards.q.val();
             } else if (self.cfg_addr.val() >= self.a_grp_base.val())
                 && (self.cfg_addr.val() < self.a_grp_end.val())
                 && self.mc.val()
@@ -805,8 +1306,24 @@ impl<const W: usize> Logic for Router<W> {
         self.cfg_hit.next = self.hit.q.val();
         self.cfg_rdata.next = self.rdata.q.val();
         self.cfg_error.next = self.error.q.val();
-        if self.reset.val() {
+        if self.int_reset.val() {
             self.init_busy.d.next = true;
+            self.link_timeout.d.next = self.timeout_reset.val();
+            self.link_holddown.d.next = self.holddown_reset.val();
+            self.link_stable.d.next = self.stable_reset.val();
+            self.reroute_wait.d.next = self.wait_reset.val();
+            self.inc_wait.d.next = self.zero3.val();
+            self.reroute_waits.d.next = self.zero32.val();
+            self.inc_cut_tail.d.next = self.zero3.val();
+            self.inc_cut_drop.d.next = self.zero3.val();
+            self.inc_discard.d.next = self.zero3.val();
+            self.cut_tails.d.next = self.zero32.val();
+            self.cut_drops.d.next = self.zero32.val();
+            self.link_discards.d.next = self.zero32.val();
+            for p in 0..4 {
+                self.down_events[p].d.next = self.zero32.val();
+                self.check_errors[p].d.next = self.zero32.val();
+            }
             self.init_idx.d.next = self.zero8.val();
             self.link_down.d.next = self.zero5.val();
             self.trace_valid.d.next = false;

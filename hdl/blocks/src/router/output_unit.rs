@@ -25,12 +25,22 @@ pub struct OutputUnit<const W: usize> {
     pub data_in: Signal<In, Bits<W>>,
     /// Tail flag of the granted input's flit.
     pub last_in: Signal<In, Bit>,
+    /// Error mark of the granted input's flit (a worm closed by a failure).
+    pub err_in: Signal<In, Bit>,
+    /// The link is up (its liveness monitor is in `UP`; always for the local
+    /// port). While down, nothing is granted, the owner is released (the
+    /// owning input drops the rest of its worm), credits are held full (the
+    /// far end's buffer is drained before the link comes back) and the
+    /// output register is cleared.
+    pub link_up: Signal<In, Bit>,
     /// Link to the neighbour: flit valid (registered).
     pub link_valid: Signal<Out, Bit>,
     /// Link to the neighbour: tail flag (registered).
     pub link_last: Signal<Out, Bit>,
     /// Link to the neighbour: flit (registered).
     pub link_data: Signal<Out, Bits<W>>,
+    /// Link to the neighbour: error-marked tail (registered).
+    pub link_err: Signal<Out, Bit>,
     /// Credit from the neighbour: one slot of its buffer freed.
     pub credit_in: Signal<In, Bit>,
     /// Pulse: a flit was switched to this output.
@@ -54,6 +64,7 @@ pub struct OutputUnit<const W: usize> {
     out_valid: DFF<Bit>,
     out_last: DFF<Bit>,
     out_data: DFF<Bits<W>>,
+    out_err: DFF<Bit>,
     depth: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
     all5: Constant<Bits<5>>,
@@ -70,6 +81,10 @@ impl<const W: usize> OutputUnit<W> {
             grant: Default::default(),
             data_in: Default::default(),
             last_in: Default::default(),
+            err_in: Default::default(),
+            link_up: Default::default(),
+            link_err: Default::default(),
+            out_err: Default::default(),
             link_valid: Default::default(),
             link_last: Default::default(),
             link_data: Default::default(),
@@ -100,7 +115,7 @@ impl<const W: usize> OutputUnit<W> {
 impl<const W: usize> Logic for OutputUnit<W> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, owner, credits, out_valid, out_last, out_data);
+        dff_setup!(self, clock, owner, credits, out_valid, out_last, out_data, out_err);
         clock!(self, clock, arb, fan_arb);
         self.arb.reset.next = self.reset.val();
         self.fan_arb.reset.next = self.reset.val();
@@ -114,7 +129,7 @@ impl<const W: usize> Logic for OutputUnit<W> {
             self.arb.request.next = self.zero5.val();
         }
         self.fan_arb.request.next = self.fan_request.val();
-        self.fan_avail.next = self.free.val() && self.full.val();
+        self.fan_avail.next = self.free.val() && self.full.val() && self.link_up.val();
         self.fan_arb.enable.next = self.fan_avail.val();
         self.fan_grant.next = self.fan_arb.grant.val();
         self.taken.next = (self.fan_arb.grant.val() & self.fan_take.val()).any();
@@ -123,7 +138,8 @@ impl<const W: usize> Logic for OutputUnit<W> {
             self.owner.d.next = self.fan_arb.grant.val();
         }
         // A credit arriving this cycle may be spent this cycle.
-        self.arb.enable.next = self.credits.q.val().any() || self.credit_in.val();
+        self.arb.enable.next =
+            (self.credits.q.val().any() || self.credit_in.val()) && self.link_up.val();
         self.grant.next = self.arb.grant.val();
         self.sent.next = self.arb.grant.val().any();
         // Rotate priority per packet, not per flit.
@@ -131,6 +147,7 @@ impl<const W: usize> Logic for OutputUnit<W> {
         self.out_valid.d.next = self.sent.val();
         self.out_last.d.next = self.sent.val() && self.last_in.val();
         self.out_data.d.next = self.data_in.val();
+        self.out_err.d.next = self.sent.val() && self.last_in.val() && self.err_in.val();
         if self.sent.val() {
             if self.last_in.val() {
                 self.owner.d.next = self.all5.val();
@@ -147,10 +164,18 @@ impl<const W: usize> Logic for OutputUnit<W> {
         self.link_valid.next = self.out_valid.q.val();
         self.link_last.next = self.out_last.q.val();
         self.link_data.next = self.out_data.q.val();
+        self.link_err.next = self.out_err.q.val();
+        if !self.link_up.val() {
+            self.owner.d.next = self.all5.val();
+            self.credits.d.next = self.depth.val();
+            self.out_valid.d.next = false;
+            self.out_err.d.next = false;
+        }
         if self.reset.val() {
             self.owner.d.next = self.all5.val();
             self.credits.d.next = self.depth.val();
             self.out_valid.d.next = false;
+            self.out_err.d.next = false;
         }
     }
 }
