@@ -22,6 +22,7 @@ mod demo;
 mod dump;
 mod hw;
 mod multicast;
+mod reroute;
 mod services;
 
 use clap::{Parser, Subcommand};
@@ -160,6 +161,16 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Fault tolerance: every mesh link cut in turn under load (recovery,
+    /// losses, deadlocks) and saturation with one link down.
+    Reroute {
+        /// Mesh size WxH (a mesh model must be built for it).
+        #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
+        mesh: MeshGeometry,
+        /// JSON output (the only format; accepted for symmetry).
+        #[arg(long)]
+        json: bool,
+    },
     /// Host interface: doorbell-to-ring latency, packet rate, doorbells per packet.
     Host {
         /// Card size WxH (a card model must be built for it).
@@ -228,6 +239,9 @@ fn main() {
         Cmd::Bench {
             what: BenchCmd::Discovery { mesh, json: _ },
         } => services::bench(mesh),
+        Cmd::Bench {
+            what: BenchCmd::Reroute { mesh, json: _ },
+        } => reroute::run(mesh),
         Cmd::Hw { what } => hw::run(what),
         Cmd::Card { what } => card::run(what),
         Cmd::Bench {

@@ -13,197 +13,11 @@
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use replimesh_scoreboard::{make_packet, Finding, Pattern, Report, Scoreboard};
+use replimesh_scoreboard::fault_run::{lost, FaultRun, ABSORB_CYCLES};
+use replimesh_scoreboard::{make_packet, Scoreboard};
 use replimesh_sim::{Fabric, SimError};
-use replimesh_spec::routing::{
-    check_deadlock_free, check_delivery, mesh_links, updown_tables, Faults,
-};
+use replimesh_spec::routing::{mesh_links, Faults};
 use replimesh_spec::{MeshGeometry, NodeId, PortDir};
-use std::collections::HashMap;
-
-/// Cycles after a failure within which the routers have seen it on both
-/// ends and the new tables are loaded (detection ~2 x 16, table load one
-/// write per entry).
-const ABSORB_CYCLES: u64 = 600;
-
-struct Run {
-    f: Fabric,
-    sb: Scoreboard,
-    rng: SmallRng,
-    sent_at: HashMap<(u8, u8, u16), u64>,
-    faults: Faults,
-    /// Packets per node per cycle.
-    load: f64,
-    /// Packets a failure may swallow without any counter seeing them: those
-    /// wholly on a cut wire before the sender noticed (its credits' worth,
-    /// per cut direction), or inside a killed router.
-    unseen_bound: usize,
-    /// Packets the test sent on purpose to a dead or unreachable node.
-    expected_unroutable: u32,
-    max_payload: usize,
-}
-
-impl Run {
-    fn new(g: MeshGeometry, seed: u64, load: f64, max_payload: usize) -> Run {
-        let mut f = Fabric::new(g, 64).unwrap();
-        let faults = Faults::new(g);
-        let tables = updown_tables(&faults);
-        check_deadlock_free(&faults, &tables).unwrap();
-        f.load_tables(&tables).unwrap();
-        Run {
-            f,
-            sb: Scoreboard::lossy(),
-            rng: SmallRng::seed_from_u64(seed),
-            sent_at: HashMap::new(),
-            faults,
-            load,
-            max_payload,
-            unseen_bound: 0,
-            expected_unroutable: 0,
-        }
-    }
-
-    fn collect(&mut self) {
-        for d in self.f.drain_delivered() {
-            if d.cut {
-                self.sb.on_deliver(&d);
-                continue;
-            }
-            assert!(self.sb.on_deliver(&d).is_some(), "bad delivery {d:?}");
-        }
-    }
-
-    /// Uniform traffic between live nodes for `cycles`.
-    fn traffic(&mut self, cycles: u64) {
-        let g = self.f.geometry();
-        for _ in 0..cycles {
-            for i in 0..g.nodes() as usize {
-                let src = g.id_at(i);
-                if !self.faults.is_live(src) || self.f.queued_flits(src) >= 24 {
-                    continue;
-                }
-                if self.rng.gen_bool(self.load) {
-                    let Some(dest) = Pattern::Uniform.destination(&g, src, &mut self.rng) else {
-                        continue;
-                    };
-                    if !self.faults.is_live(dest) || !self.faults.reachable(src, dest) {
-                        continue;
-                    }
-                    let flits = 1 + self.rng.gen_range(1..=self.max_payload);
-                    let p = make_packet(&mut self.sb, &self.f, src, dest, flits);
-                    self.sent_at
-                        .insert((p.header.src, p.header.dest, p.header.seq), self.f.cycle());
-                    self.f.send(src, &p).unwrap();
-                }
-            }
-            self.f.step().unwrap();
-            self.collect();
-        }
-    }
-
-    /// What every node's control plane does after a change of link state:
-    /// the same tables everywhere, checked before they are written.
-    fn reroute(&mut self) {
-        let tables = updown_tables(&self.faults);
-        check_deadlock_free(&self.faults, &tables).unwrap();
-        check_delivery(&self.faults, &tables).unwrap();
-        self.f.load_tables(&tables).unwrap();
-    }
-
-    fn cut(&mut self, node: NodeId, port: PortDir) {
-        self.f.cut_link(node, port).unwrap();
-        self.faults.set_link_down(node, port).unwrap();
-        // Both directions; packets are at least two flits.
-        self.unseen_bound += 2 * self.f.fifo_depth() / 2;
-    }
-
-    /// Stops injecting and steps until nothing is outstanding (or gives up:
-    /// a deadlock). Returns whether it drained.
-    fn drain(&mut self, max_cycles: u64) -> bool {
-        for _ in 0..max_cycles {
-            self.f.step().unwrap();
-            self.collect();
-            if self.f.host_flits_pending() == 0 && self.idle_for(64) {
-                return true;
-            }
-        }
-        for n in self.f.geometry().node_ids().collect::<Vec<_>>() {
-            if !self.f.is_killed(n).unwrap() {
-                let c = self.f.counters(n).unwrap();
-                let st = self.f.link_state(n).unwrap();
-                eprintln!("stuck: router {n:?} link_state {st:#x} {c:?}");
-            }
-        }
-        false
-    }
-
-    /// Nothing delivered for `n` cycles and nothing queued at any host.
-    fn idle_for(&mut self, n: u64) -> bool {
-        let before = self.sb.outstanding();
-        for _ in 0..n {
-            self.f.step().unwrap();
-            self.collect();
-        }
-        self.sb.outstanding() == before && self.f.host_flits_pending() == 0
-    }
-
-    /// Closes the books and checks them: only losses, and only of packets
-    /// sent before `absorbed` (the failure's moment plus its absorption).
-    fn check(mut self, absorbed: u64, what: &str) -> Report {
-        // What the routers counted (dead routers cannot be asked).
-        let (mut counted, mut unroutable, mut ttl) = (0, 0, 0);
-        for n in self.f.geometry().node_ids().collect::<Vec<_>>() {
-            if self.f.is_killed(n).unwrap() {
-                continue;
-            }
-            let c = self.f.counters(n).unwrap();
-            counted += (c.cut_tails + c.cut_drops) as usize;
-            unroutable += c.drop_unroutable;
-            ttl += c.drop_ttl;
-        }
-        assert_eq!(ttl, 0, "{what}: packets looped until their TTL ran out");
-        assert_eq!(
-            unroutable, self.expected_unroutable,
-            "{what}: a packet found no route"
-        );
-        let unseen = self.unseen_bound;
-        let sent_at = self.sent_at;
-        let report = self.sb.finish();
-        for finding in &report.findings {
-            match finding {
-                Finding::Lost { src, dest, seq } => {
-                    let at = sent_at[&(*src, *dest, *seq)];
-                    assert!(
-                        at < absorbed,
-                        "{what}: packet {src}->{dest} #{seq} sent at {at}, after the failure was absorbed ({absorbed}), was lost"
-                    );
-                }
-                other => panic!("{what}: {other:?}"),
-            }
-        }
-        for (src, dest, seq) in &report.reordered {
-            let at = sent_at[&(*src, *dest, *seq)];
-            assert!(at < absorbed, "{what}: packet sent at {at} overtaken");
-        }
-        for (src, dest, seq) in &report.cut {
-            if let Some(at) = sent_at.get(&(*src, *dest, *seq)) {
-                assert!(*at < absorbed, "{what}: packet sent at {at} arrived cut");
-            }
-        }
-        // Every loss is one a router counted (a worm closed or dropped where
-        // the failure caught it), or one of the few the failure swallowed.
-        assert!(
-            lost(&report) <= counted + unseen,
-            "{what}: {} lost, {counted} counted by the routers, {unseen} may vanish unseen",
-            lost(&report)
-        );
-        report
-    }
-}
-
-fn lost(r: &Report) -> usize {
-    r.findings.len() + r.cut.len()
-}
 
 #[test]
 fn a_cut_link_is_seen_by_both_routers_and_comes_back_after_holddown() {
@@ -241,21 +55,23 @@ fn a_cut_link_is_seen_by_both_routers_and_comes_back_after_holddown() {
 #[test]
 fn corrupted_flits_are_discarded_and_take_the_link_down() {
     let g = MeshGeometry::new(4, 4).unwrap();
-    let mut run = Run::new(g, 7, 0.05, 4);
-    run.traffic(300);
+    let mut run = FaultRun::new(g, 7, 0.05, 4).unwrap();
+    run.traffic(300).unwrap();
     let (a, b) = (g.node_id(1, 2), g.node_id(1, 1));
     run.f.corrupt_link(a, PortDir::N).unwrap();
     run.faults.set_link_down(a, PortDir::N).unwrap();
     let fail = run.f.cycle();
-    run.traffic(100);
-    run.reroute();
+    run.traffic(100).unwrap();
+    run.reroute().unwrap();
     let c = run.f.counters(b).unwrap();
     assert!(c.link_check_errors[PortDir::S as usize] > 0, "{c:?}");
     assert_eq!(c.link_down_events[PortDir::S as usize], 1, "{c:?}");
-    run.traffic(1000);
-    assert!(run.drain(20_000), "did not drain");
+    run.traffic(1000).unwrap();
+    assert!(run.drain(20_000).unwrap(), "did not drain");
     let absorbed = fail + ABSORB_CYCLES;
-    let r = run.check(absorbed, "corrupt");
+    let r = run
+        .check(absorbed)
+        .unwrap_or_else(|e| panic!("{}: {e}", "corrupt"));
     assert!(r.delivered > 200, "{}", r.delivered);
 }
 
@@ -264,16 +80,21 @@ fn every_single_link_of_4x4_cut_under_load_drains_and_loses_only_what_was_on_it(
     let g = MeshGeometry::new(4, 4).unwrap();
     let mut worst = 0;
     for (k, (node, port)) in mesh_links(&g).into_iter().enumerate() {
-        let mut run = Run::new(g, 100 + k as u64, 0.06, 6);
-        run.traffic(400);
+        let mut run = FaultRun::new(g, 100 + k as u64, 0.06, 6).unwrap();
+        run.traffic(400).unwrap();
         let fail = run.f.cycle();
-        run.cut(node, port);
-        run.traffic(100);
-        run.reroute();
-        run.traffic(1200);
-        assert!(run.drain(20_000), "cut {node:?} {port:?}: did not drain");
+        run.cut(node, port).unwrap();
+        run.traffic(100).unwrap();
+        run.reroute().unwrap();
+        run.traffic(1200).unwrap();
+        assert!(
+            run.drain(20_000).unwrap(),
+            "cut {node:?} {port:?}: did not drain"
+        );
         let what = format!("cut {node:?} {port:?}");
-        let r = run.check(fail + ABSORB_CYCLES, &what);
+        let r = run
+            .check(fail + ABSORB_CYCLES)
+            .unwrap_or_else(|e| panic!("{}: {e}", &what));
         assert!(r.delivered > 500, "{what}: only {} delivered", r.delivered);
         worst = worst.max(lost(&r));
     }
@@ -310,8 +131,8 @@ fn random_sets_of_cut_links_many_seeds() {
             continue;
         }
         tried += 1;
-        let mut run = Run::new(g, 1000 + seed, 0.05, 6);
-        run.traffic(300);
+        let mut run = FaultRun::new(g, 1000 + seed, 0.05, 6).unwrap();
+        run.traffic(300).unwrap();
         let fail = run.f.cycle();
         // The cuts come one after another, each absorbed (seen by the
         // routers, tables recomputed and loaded) before the next. Failures
@@ -321,15 +142,16 @@ fn random_sets_of_cut_links_many_seeds() {
         let mut last = fail;
         for (node, port) in &cuts {
             last = run.f.cycle();
-            run.cut(*node, *port);
-            run.traffic(100);
-            run.reroute();
-            run.traffic(200);
+            run.cut(*node, *port).unwrap();
+            run.traffic(100).unwrap();
+            run.reroute().unwrap();
+            run.traffic(200).unwrap();
         }
-        run.traffic(500);
+        run.traffic(500).unwrap();
         let what = format!("seed {seed} cuts {cuts:?}");
-        assert!(run.drain(20_000), "{what}: did not drain");
-        run.check(last + ABSORB_CYCLES, &what);
+        assert!(run.drain(20_000).unwrap(), "{what}: did not drain");
+        run.check(last + ABSORB_CYCLES)
+            .unwrap_or_else(|e| panic!("{}: {e}", &what));
     }
 }
 
@@ -341,24 +163,23 @@ fn a_worm_cut_mid_packet_is_closed_downstream_and_dropped_upstream() {
     let (mut tails, mut drops) = (0, 0);
     // Every phase of a 7-flit worm on the link at the moment of the cut.
     for offset in 0..7 {
-        let mut run = Run::new(g, 3, 0.0, 6);
+        let mut run = FaultRun::new(g, 3, 0.0, 6).unwrap();
         // A stream of 7-flit worms along row 1, through a -> b.
         for _ in 0..40 {
-            let p = make_packet(&mut run.sb, &run.f, src, dest, 7);
-            let key = (p.header.src, p.header.dest, p.header.seq);
-            run.sent_at.insert(key, run.f.cycle());
-            run.f.send(src, &p).unwrap();
+            run.send(src, dest, 7).unwrap();
         }
-        run.traffic(60 + offset);
-        run.cut(a, PortDir::E);
+        run.traffic(60 + offset).unwrap();
+        run.cut(a, PortDir::E).unwrap();
         let fail = run.f.cycle();
-        run.traffic(100);
-        run.reroute();
-        run.traffic(300);
-        assert!(run.drain(20_000), "offset {offset}: did not drain");
+        run.traffic(100).unwrap();
+        run.reroute().unwrap();
+        run.traffic(300).unwrap();
+        assert!(run.drain(20_000).unwrap(), "offset {offset}: did not drain");
         let ca = run.f.counters(a).unwrap();
         let cb = run.f.counters(b).unwrap();
-        let r = run.check(fail + ABSORB_CYCLES, "mid-packet");
+        let r = run
+            .check(fail + ABSORB_CYCLES)
+            .unwrap_or_else(|e| panic!("{}: {e}", "mid-packet"));
         // A closed worm reaches its host marked cut, never as good data.
         assert_eq!(r.cut.len() as u32, cb.cut_tails, "offset {offset}: {r:?}");
         // The worms queued behind the failure waited for the new tables
@@ -388,42 +209,40 @@ fn a_worm_cut_mid_packet_is_closed_downstream_and_dropped_upstream() {
 #[test]
 fn a_flapping_link_stays_down_through_its_holddown_and_nothing_hangs() {
     let g = MeshGeometry::new(4, 4).unwrap();
-    let mut run = Run::new(g, 11, 0.05, 4);
+    let mut run = FaultRun::new(g, 11, 0.05, 4).unwrap();
     let a = g.node_id(2, 2);
-    run.traffic(200);
+    run.traffic(200).unwrap();
     let start = run.f.cycle();
     for _ in 0..6 {
         run.f.corrupt_link(a, PortDir::S).unwrap();
-        run.traffic(5);
+        run.traffic(5).unwrap();
         run.f.restore_link(a, PortDir::S).unwrap();
-        run.traffic(15);
+        run.traffic(15).unwrap();
     }
     // Flapping faster than the hold-down: down once, never back meanwhile.
     let c = run.f.counters(g.node_id(2, 3)).unwrap();
     assert_eq!(c.link_down_events[PortDir::N as usize], 1, "{c:?}");
     assert_eq!(run.f.link_state(a).unwrap() & (1 << PortDir::S as u32), 0);
-    run.traffic(400);
+    run.traffic(400).unwrap();
     // Stable again: the link is back.
     assert_eq!(run.f.link_state(a).unwrap() & 0xf, run.f.present_ports(a));
-    run.traffic(400);
-    assert!(run.drain(20_000), "did not drain");
-    run.check(start + 6 * 20 + ABSORB_CYCLES, "flap");
+    run.traffic(400).unwrap();
+    assert!(run.drain(20_000).unwrap(), "did not drain");
+    run.check(start + 6 * 20 + ABSORB_CYCLES)
+        .unwrap_or_else(|e| panic!("{}: {e}", "flap"));
 }
 
 #[test]
 fn a_killed_router_is_routed_around_and_traffic_for_it_is_dropped_with_a_count() {
     let g = MeshGeometry::new(4, 4).unwrap();
-    let mut run = Run::new(g, 5, 0.05, 4);
+    let mut run = FaultRun::new(g, 5, 0.05, 4).unwrap();
     let dead = g.node_id(1, 2);
-    run.traffic(300);
-    run.f.kill_router(dead).unwrap();
-    run.faults.set_router_dead(dead).unwrap();
-    // What the dead router held: five 8-flit buffers, and its host's queue.
-    run.unseen_bound += (5 * 8 + 24) / 2 + 4 * run.f.fifo_depth();
+    run.traffic(300).unwrap();
+    run.kill(dead).unwrap();
     let fail = run.f.cycle();
-    run.traffic(100);
-    run.reroute();
-    run.traffic(1000);
+    run.traffic(100).unwrap();
+    run.reroute().unwrap();
+    run.traffic(1000).unwrap();
     // Packets for the dead node: dropped at the first router, counted.
     let live: Vec<NodeId> = g.node_ids().filter(|n| *n != dead).collect();
     let before: u32 = live
@@ -443,24 +262,26 @@ fn a_killed_router_is_routed_around_and_traffic_for_it_is_dropped_with_a_count()
         .sum();
     assert_eq!(after - before, 5);
     run.expected_unroutable += 5;
-    assert!(run.drain(20_000), "did not drain");
-    let r = run.check(fail + ABSORB_CYCLES, "kill");
+    assert!(run.drain(20_000).unwrap(), "did not drain");
+    let r = run
+        .check(fail + ABSORB_CYCLES)
+        .unwrap_or_else(|e| panic!("{}: {e}", "kill"));
     assert!(r.delivered > 500, "{}", r.delivered);
 }
 
 #[test]
 fn a_partition_drops_with_a_count_and_heals() {
     let g = MeshGeometry::new(4, 4).unwrap();
-    let mut run = Run::new(g, 9, 0.04, 4);
-    run.traffic(200);
+    let mut run = FaultRun::new(g, 9, 0.04, 4).unwrap();
+    run.traffic(200).unwrap();
     // Cut every link between columns 1 and 2.
     for y in 0..4 {
-        run.cut(g.node_id(1, y), PortDir::E);
+        run.cut(g.node_id(1, y), PortDir::E).unwrap();
     }
     assert!(!run.faults.connected());
     let fail = run.f.cycle();
-    run.traffic(100);
-    run.reroute();
+    run.traffic(100).unwrap();
+    run.reroute().unwrap();
     // Across the cut: no route, dropped at the source's router, counted.
     let src = g.node_id(0, 0);
     let dest = g.node_id(3, 3);
@@ -468,7 +289,7 @@ fn a_partition_drops_with_a_count_and_heals() {
     let mut other = Scoreboard::lossy();
     let p = make_packet(&mut other, &run.f, src, dest, 2);
     run.f.send(src, &p).unwrap();
-    run.traffic(200);
+    run.traffic(200).unwrap();
     assert_eq!(run.f.counters(src).unwrap().drop_unroutable, before + 1);
     run.expected_unroutable += 1;
     // Heal: links come back by themselves; once they are up, the tables
@@ -476,19 +297,21 @@ fn a_partition_drops_with_a_count_and_heals() {
     for y in 0..4 {
         run.f.restore_link(g.node_id(1, y), PortDir::E).unwrap();
     }
-    run.traffic(200);
+    run.traffic(200).unwrap();
     for y in 0..4 {
         let n = g.node_id(1, y);
         assert_ne!(run.f.link_state(n).unwrap() & (1 << PortDir::E as u32), 0);
         run.faults.set_link_up(n, PortDir::E).unwrap();
     }
     assert!(run.faults.connected());
-    run.reroute();
-    run.traffic(800);
-    assert!(run.drain(20_000), "did not drain");
+    run.reroute().unwrap();
+    run.traffic(800).unwrap();
+    assert!(run.drain(20_000).unwrap(), "did not drain");
     // Every packet sent after the partition was absorbed arrived, across
     // the healed cut too.
-    let r = run.check(fail + ABSORB_CYCLES, "partition");
+    let r = run
+        .check(fail + ABSORB_CYCLES)
+        .unwrap_or_else(|e| panic!("{}: {e}", "partition"));
     assert!(r.delivered > 300, "{}", r.delivered);
 }
 
@@ -518,21 +341,18 @@ fn fault_calls_that_name_no_link_are_errors_and_change_nothing() {
 #[test]
 fn a_head_with_no_live_port_waits_for_its_new_route_instead_of_being_dropped() {
     let g = MeshGeometry::new(4, 4).unwrap();
-    let mut run = Run::new(g, 1, 0.0, 1);
+    let mut run = FaultRun::new(g, 1, 0.0, 1).unwrap();
     let (src, dest) = (g.node_id(0, 0), g.node_id(3, 0));
-    run.cut(src, PortDir::E);
+    run.cut(src, PortDir::E).unwrap();
     run.f.step_n(100).unwrap();
     assert_eq!(run.f.link_state(src).unwrap() & (1 << PortDir::E as u32), 0);
-    let p = make_packet(&mut run.sb, &run.f, src, dest, 3);
-    run.sent_at
-        .insert((p.header.src, p.header.dest, p.header.seq), run.f.cycle());
-    run.f.send(src, &p).unwrap();
+    run.send(src, dest, 3).unwrap();
     run.f.step_n(50).unwrap();
     let c = run.f.counters(src).unwrap();
     assert_eq!(c.reroute_waits, 1, "{c:?}");
     assert_eq!(c.drop_unroutable, 0, "{c:?}");
-    run.reroute();
-    assert!(run.drain(5_000), "did not drain");
-    let r = run.check(0, "wait");
+    run.reroute().unwrap();
+    assert!(run.drain(5_000).unwrap(), "did not drain");
+    let r = run.check(0).unwrap_or_else(|e| panic!("{}: {e}", "wait"));
     assert_eq!(r.delivered, 1);
 }

@@ -7,8 +7,11 @@
 //! - [`Pattern`]: the classic synthetic traffic patterns.
 //! - [`run_traffic`]: Bernoulli injection at an offered load, a measured
 //!   window, then a drain that must deliver everything.
+//! - [`fault_run::FaultRun`]: traffic with failures injected, the control
+//!   plane's reroute, and the books checked against what a failure may lose.
 #![forbid(unsafe_code)]
 
+pub mod fault_run;
 mod patterns;
 mod runner;
 mod scoreboard;

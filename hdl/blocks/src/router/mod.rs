@@ -204,8 +204,12 @@ pub struct Router<const W: usize> {
     cut_tails: DFF<Bits<32>>,
     cut_drops: DFF<Bits<32>>,
     link_discards: DFF<Bits<32>>,
-    down_events: Vec<DFF<Bits<32>>>,
-    check_errors: Vec<DFF<Bits<32>>>,
+    down_events: Vec<DFF<Bits<16>>>,
+    check_errors: Vec<DFF<Bits<16>>>,
+    down_events32: Vec<Widen<16, 32>>,
+    check_errors32: Vec<Widen<16, 32>>,
+    one16: Constant<Bits<16>>,
+    zero16: Constant<Bits<16>>,
     port_hit: Signal<Local, Bit>,
     a_down_events: Vec<Constant<Bits<16>>>,
     a_check_errors: Vec<Constant<Bits<16>>>,
@@ -412,6 +416,10 @@ impl<const W: usize> Router<W> {
             link_discards: Default::default(),
             down_events: (0..4).map(|_| Default::default()).collect(),
             check_errors: (0..4).map(|_| Default::default()).collect(),
+            down_events32: (0..4).map(|_| Default::default()).collect(),
+            check_errors32: (0..4).map(|_| Default::default()).collect(),
+            one16: Constant::new(1u64.to_bits()),
+            zero16: Constant::new(0u64.to_bits()),
             port_hit: Default::default(),
             a_down_events: (0..4)
                 .map(|i| c16(router_addr::LINK_DOWN_EVENTS + i))
@@ -616,6 +624,8 @@ impl<const W: usize> Logic for Router<W> {
             self.down_events[p].d.next = self.down_events[p].q.val();
             self.check_errors[p].clock.next = self.clock.val();
             self.check_errors[p].d.next = self.check_errors[p].q.val();
+            self.down_events32[p].narrow.next = self.down_events[p].q.val();
+            self.check_errors32[p].narrow.next = self.check_errors[p].q.val();
         }
         // A killed router (fault injection) is held in reset.
         self.int_reset.next = self.reset.val() || self.kill.val();
@@ -660,10 +670,10 @@ impl<const W: usize> Logic for Router<W> {
         self.monitors[0].holddown.next = self.link_holddown.q.val();
         self.monitors[0].stable.next = self.link_stable.q.val();
         if self.monitors[0].went_down.val() {
-            self.down_events[0].d.next = self.down_events[0].q.val() + self.one32.val();
+            self.down_events[0].d.next = self.down_events[0].q.val() + self.one16.val();
         }
         if self.monitors[0].check_error.val() {
-            self.check_errors[0].d.next = self.check_errors[0].q.val() + self.one32.val();
+            self.check_errors[0].d.next = self.check_errors[0].q.val() + self.one16.val();
         }
         self.monitors[1].clock.next = self.clock.val();
         self.monitors[1].reset.next = self.int_reset.val() || self.init_busy.q.val();
@@ -685,10 +695,10 @@ impl<const W: usize> Logic for Router<W> {
         self.monitors[1].holddown.next = self.link_holddown.q.val();
         self.monitors[1].stable.next = self.link_stable.q.val();
         if self.monitors[1].went_down.val() {
-            self.down_events[1].d.next = self.down_events[1].q.val() + self.one32.val();
+            self.down_events[1].d.next = self.down_events[1].q.val() + self.one16.val();
         }
         if self.monitors[1].check_error.val() {
-            self.check_errors[1].d.next = self.check_errors[1].q.val() + self.one32.val();
+            self.check_errors[1].d.next = self.check_errors[1].q.val() + self.one16.val();
         }
         self.monitors[2].clock.next = self.clock.val();
         self.monitors[2].reset.next = self.int_reset.val() || self.init_busy.q.val();
@@ -710,10 +720,10 @@ impl<const W: usize> Logic for Router<W> {
         self.monitors[2].holddown.next = self.link_holddown.q.val();
         self.monitors[2].stable.next = self.link_stable.q.val();
         if self.monitors[2].went_down.val() {
-            self.down_events[2].d.next = self.down_events[2].q.val() + self.one32.val();
+            self.down_events[2].d.next = self.down_events[2].q.val() + self.one16.val();
         }
         if self.monitors[2].check_error.val() {
-            self.check_errors[2].d.next = self.check_errors[2].q.val() + self.one32.val();
+            self.check_errors[2].d.next = self.check_errors[2].q.val() + self.one16.val();
         }
         self.monitors[3].clock.next = self.clock.val();
         self.monitors[3].reset.next = self.int_reset.val() || self.init_busy.q.val();
@@ -735,10 +745,10 @@ impl<const W: usize> Logic for Router<W> {
         self.monitors[3].holddown.next = self.link_holddown.q.val();
         self.monitors[3].stable.next = self.link_stable.q.val();
         if self.monitors[3].went_down.val() {
-            self.down_events[3].d.next = self.down_events[3].q.val() + self.one32.val();
+            self.down_events[3].d.next = self.down_events[3].q.val() + self.one16.val();
         }
         if self.monitors[3].check_error.val() {
-            self.check_errors[3].d.next = self.check_errors[3].q.val() + self.one32.val();
+            self.check_errors[3].d.next = self.check_errors[3].q.val() + self.one16.val();
         }
         self.up_pack.b0.next = self.monitors[0].up.val();
         self.up_pack.b1.next = self.monitors[1].up.val();
@@ -1225,13 +1235,13 @@ impl<const W: usize> Logic for Router<W> {
             if self.cfg_addr.val() == self.a_down_events[p].val() {
                 self.port_hit.next = true;
                 if self.sel.val() && self.cfg_re.val() {
-                    self.rdata.d.next = self.down_events[p].q.val();
+                    self.rdata.d.next = self.down_events32[p].wide.val();
                 }
             }
             if self.cfg_addr.val() == self.a_check_errors[p].val() {
                 self.port_hit.next = true;
                 if self.sel.val() && self.cfg_re.val() {
-                    self.rdata.d.next = self.check_errors[p].q.val();
+                    self.rdata.d.next = self.check_errors32[p].wide.val();
                 }
             }
         }
@@ -1321,8 +1331,8 @@ impl<const W: usize> Logic for Router<W> {
             self.cut_drops.d.next = self.zero32.val();
             self.link_discards.d.next = self.zero32.val();
             for p in 0..4 {
-                self.down_events[p].d.next = self.zero32.val();
-                self.check_errors[p].d.next = self.zero32.val();
+                self.down_events[p].d.next = self.zero16.val();
+                self.check_errors[p].d.next = self.zero16.val();
             }
             self.init_idx.d.next = self.zero8.val();
             self.link_down.d.next = self.zero5.val();
