@@ -120,6 +120,14 @@ module mesh_card (
         w1 = w - 1,
         k1 = keep - 1,
     );
+    // The mesh's cut-packet flags: not carried to the host yet
+    // (docs/fault-tolerance.md, "Not done").
+    for k in 0..nodes {
+        let _ = writeln!(
+            v,
+            "    /* verilator lint_off UNUSEDSIGNAL */\n    wire        cut{k}_unused;\n    /* verilator lint_on UNUSEDSIGNAL */"
+        );
+    }
     // Sinks for the other nodes: every flit out returns a credit at once.
     for k in 1..nodes {
         let _ = writeln!(
@@ -158,6 +166,9 @@ module mesh_card (
                     ("eject", "credit", 0) => "out0_credit".into(),
                     ("eject", "credit", k) => format!("out{k}_valid"),
                     ("eject", s, k) => format!("out{k}_{s}"),
+                    ("eject_err", _, k) => format!("cut{k}_unused"),
+                    // Fault injection is for simulation: tied off here.
+                    ("faults", _, _) => format!("{}'d0", p.bits),
                     _ => return Err(FlowError::NoTop),
                 }
             }
