@@ -74,10 +74,9 @@ pub struct LinkTx<const W: usize> {
 }
 
 /// Receiving side of a mesh link: the flit wires plus the liveness sideband
-/// (see `link_monitor`). Everything here travels the same physical
-/// direction as the `credit` the sender's `MeshTx` receives... except
-/// `credit`, which travels back with the other direction and is covered by
-/// that direction's parity.
+/// (see `link_monitor`). Everything here but `credit` travels from the
+/// sender to this router; `credit` travels back, beside the other
+/// direction's flits, and is covered by that direction's parity.
 #[derive(LogicInterface, Default)]
 pub struct MeshRx<const W: usize> {
     /// Flit valid.
