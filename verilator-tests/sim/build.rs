@@ -1,21 +1,36 @@
 //! Builds the Verilator models the bridge links:
 //! 1. writes each mesh variant's Verilog with `replimesh-hdl`,
 //! 2. runs `verilator --cc` on it,
-//! 3. writes a small `extern "C"` shim per variant and compiles the lot with `cc`.
+//! 3. writes a small `extern "C"` shim per variant and compiles each model into
+//!    its own static library with `cc`.
 //!
 //! Variants: `REPLIMESH_MESHES` (comma-separated `WxH:flitbits`), default below.
 //! Card models (mesh plus an endpoint per node, 64-bit flits): `REPLIMESH_CARDS`
 //! (comma-separated `WxH`).
+//!
+//! Two things keep rebuilds short (docs/performance.md, "Build time"):
+//! - **Check-only.** Under `cargo clippy` (or with `REPLIMESH_SIM_CHECK_ONLY=1`)
+//!   nothing is linked, so only the Rust declarations are written: no Verilog,
+//!   no Verilator, no C++.
+//! - **A cache per model.** Each model's library sits in `OUT_DIR/<model>/`
+//!   with a stamp: a hash of its Verilog, its shim, the shared headers, the
+//!   Verilator version and the build flags. A rerun whose stamp matches links
+//!   the library it already has, so changing the endpoint does not recompile
+//!   the bare meshes, and the Verilator runtime is compiled once.
 
 use replimesh_hdl::{generate_card_verilog, generate_mesh_verilog, FabricParams};
 use replimesh_spec::MeshGeometry;
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const DEFAULT_VARIANTS: &str = "2x2:64,4x4:64,8x8:64";
 const DEFAULT_CARDS: &str = "2x2,4x4";
 const FIFO_DEPTH: usize = 8;
+/// Bump to invalidate every cached model (a change to how models are built
+/// that the stamp's inputs do not show).
+const CACHE_EPOCH: u32 = 1;
 
 struct Variant {
     geometry: MeshGeometry,
@@ -40,7 +55,6 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/shim_common.h");
     println!("cargo:rerun-if-changed=build.rs");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    let verilator = find_verilator();
     let variants: Vec<Variant> = std::env::var("REPLIMESH_MESHES")
         .unwrap_or_else(|_| DEFAULT_VARIANTS.into())
         .split(',')
@@ -52,93 +66,113 @@ fn main() {
             }
         })
         .collect();
-    let include = verilator.include.clone();
-    let mut build = cc::Build::new();
-    build
-        .cpp(true)
-        .std("c++17")
-        .opt_level(2)
-        .warnings(false)
-        .flag_if_supported("-faligned-new")
-        .flag_if_supported("-fcf-protection=none")
-        .flag_if_supported("-Wno-everything")
-        .include(&include)
-        .include(include.join("vltstd"))
-        .include("csrc")
-        .define("VM_COVERAGE", "0")
-        .define("VM_SC", "0")
-        .define("VL_IGNORE_UNKNOWN_ARCH", None);
-    let trace = std::env::var_os("CARGO_FEATURE_TRACE").is_some();
-    build.define("VM_TRACE", if trace { "1" } else { "0" });
-    build.define("VM_TRACE_VCD", if trace { "1" } else { "0" });
-    build.file(include.join("verilated.cpp"));
-    build.file(include.join("verilated_threads.cpp"));
-    if trace {
-        build.file(include.join("verilated_vcd_c.cpp"));
-    }
-    let mut registry = String::new();
-    for v in &variants {
-        let name = v.name();
-        let dir = out.join(&name);
-        // Verilator's file set changes with the design: start clean.
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let vfile = dir.join(format!("{name}.v"));
-        let text = generate_mesh_verilog(&FabricParams {
-            geometry: v.geometry,
-            flit_bits: v.flit_bits,
-            fifo_depth: FIFO_DEPTH,
-            multicast: true,
-        });
-        std::fs::write(&vfile, &text).unwrap();
-        run_verilator(&verilator.bin, &vfile, &dir, &name, trace);
-        let shim = dir.join(format!("{name}_shim.cpp"));
-        std::fs::write(&shim, shim_source(v, &name, trace)).unwrap();
-        build.include(&dir);
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.extension().is_some_and(|e| e == "cpp") {
-                build.file(p);
-            }
-        }
-        writeln!(
-            registry,
-            "Variant {{ width: {}, height: {}, flit_bits: {}, fifo_depth: {FIFO_DEPTH}, \
-             new: {name}_new, free: {name}_free, cycle: {name}_cycle }},",
-            v.geometry.width(),
-            v.geometry.height(),
-            v.flit_bits
-        )
-        .unwrap();
-    }
     let cards: Vec<MeshGeometry> = std::env::var("REPLIMESH_CARDS")
         .unwrap_or_else(|_| DEFAULT_CARDS.into())
         .split(',')
         .filter(|v| !v.trim().is_empty())
         .map(|v| MeshGeometry::parse(v.trim()).expect("card WxH"))
         .collect();
-    let mut card_registry = String::new();
-    let mut card_ffi = String::from("extern \"C\" {\n");
+    write_declarations(&out, &variants, &cards);
+    if check_only() {
+        return;
+    }
+
+    let verilator = find_verilator();
+    let trace = std::env::var_os("CARGO_FEATURE_TRACE").is_some();
+    let common = ModelCommon {
+        include: verilator.include.clone(),
+        trace,
+        tool_version: verilator_version(&verilator.bin),
+        headers: ["csrc/card_common.h", "csrc/shim_common.h"]
+            .iter()
+            .map(|h| std::fs::read_to_string(h).expect("reading csrc header"))
+            .collect::<Vec<_>>()
+            .concat(),
+    };
+    let mut libs = Vec::new();
+    for v in &variants {
+        let name = v.name();
+        let verilog = generate_mesh_verilog(&FabricParams {
+            geometry: v.geometry,
+            flit_bits: v.flit_bits,
+            fifo_depth: FIFO_DEPTH,
+            multicast: true,
+        });
+        let shim = shim_source(v, &name, trace);
+        libs.push(build_model(
+            &verilator.bin,
+            &common,
+            &out,
+            &name,
+            &verilog,
+            &shim,
+        ));
+    }
     for g in &cards {
         let name = format!("card_{}x{}", g.width(), g.height());
-        let dir = out.join(&name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let vfile = dir.join(format!("{name}.v"));
-        std::fs::write(&vfile, generate_card_verilog(*g, FIFO_DEPTH)).unwrap();
-        run_verilator(&verilator.bin, &vfile, &dir, &name, trace);
-        std::fs::write(
-            dir.join(format!("{name}_shim.cpp")),
-            card_shim_source(*g, &name, trace),
+        let verilog = generate_card_verilog(*g, FIFO_DEPTH);
+        let shim = card_shim_source(*g, &name, trace);
+        libs.push(build_model(
+            &verilator.bin,
+            &common,
+            &out,
+            &name,
+            &verilog,
+            &shim,
+        ));
+    }
+    // The runtime last: the models' libraries need its symbols.
+    libs.push(build_runtime(&common, &out));
+    for (dir, lib) in &libs {
+        println!("cargo:rustc-link-search=native={}", dir.display());
+        println!("cargo:rustc-link-lib=static={lib}");
+    }
+    println!("cargo:rustc-link-lib=stdc++");
+}
+
+/// True when nothing will be linked (clippy, or asked for): the models need
+/// not be built.
+fn check_only() -> bool {
+    println!("cargo:rerun-if-env-changed=REPLIMESH_SIM_CHECK_ONLY");
+    println!("cargo:rerun-if-env-changed=RUSTC_WORKSPACE_WRAPPER");
+    if let Ok(v) = std::env::var("REPLIMESH_SIM_CHECK_ONLY") {
+        return v == "1";
+    }
+    std::env::var_os("RUSTC_WORKSPACE_WRAPPER").is_some_and(|w| {
+        Path::new(&w)
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("clippy-driver"))
+    })
+}
+
+/// The Rust side: extern declarations and the variant tables.
+fn write_declarations(out: &Path, variants: &[Variant], cards: &[MeshGeometry]) {
+    let mut registry = String::new();
+    let mut ffi = String::from("extern \"C\" {\n");
+    for v in variants {
+        let n = v.name();
+        writeln!(
+            registry,
+            "Variant {{ width: {}, height: {}, flit_bits: {}, fifo_depth: {FIFO_DEPTH}, \
+             new: {n}_new, free: {n}_free, cycle: {n}_cycle }},",
+            v.geometry.width(),
+            v.geometry.height(),
+            v.flit_bits
         )
         .unwrap();
-        build.include(&dir);
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.extension().is_some_and(|e| e == "cpp") {
-                build.file(p);
-            }
-        }
+        writeln!(
+            ffi,
+            "    pub fn {n}_new(trace_path: *const core::ffi::c_char) -> *mut core::ffi::c_void;"
+        )
+        .unwrap();
+        writeln!(ffi, "    pub fn {n}_free(h: *mut core::ffi::c_void);").unwrap();
+        writeln!(ffi, "    pub fn {n}_cycle(h: *mut core::ffi::c_void, io: *mut CycleIo, ports: *mut PortIo) -> i32;").unwrap();
+    }
+    ffi.push_str("}\n");
+    let mut card_registry = String::new();
+    let mut card_ffi = String::from("extern \"C\" {\n");
+    for g in cards {
+        let name = format!("card_{}x{}", g.width(), g.height());
         writeln!(
             card_registry,
             "CardVariant {{ width: {}, height: {}, new: {name}_new, free: {name}_free, cycle: {name}_cycle }},",
@@ -155,29 +189,133 @@ fn main() {
         writeln!(card_ffi, "    pub fn {name}_cycle(h: *mut core::ffi::c_void, io: *mut CardIo, dma: *mut DmaIo) -> i32;").unwrap();
     }
     card_ffi.push_str("}\n");
+    std::fs::write(out.join("ffi_decls.rs"), ffi).unwrap();
+    std::fs::write(out.join("variants.rs"), format!("&[\n{registry}]\n")).unwrap();
     std::fs::write(out.join("card_ffi_decls.rs"), card_ffi).unwrap();
     std::fs::write(
         out.join("card_variants.rs"),
         format!("&[\n{card_registry}]\n"),
     )
     .unwrap();
-    build.compile("replimesh_models");
-    // The Rust side: extern declarations and the variant table.
-    let mut ffi = String::from("extern \"C\" {\n");
-    for v in &variants {
-        let n = v.name();
-        writeln!(
-            ffi,
-            "    pub fn {n}_new(trace_path: *const core::ffi::c_char) -> *mut core::ffi::c_void;"
-        )
-        .unwrap();
-        writeln!(ffi, "    pub fn {n}_free(h: *mut core::ffi::c_void);").unwrap();
-        writeln!(ffi, "    pub fn {n}_cycle(h: *mut core::ffi::c_void, io: *mut CycleIo, ports: *mut PortIo) -> i32;").unwrap();
+}
+
+/// What every model's C++ build shares, and what its stamp covers.
+struct ModelCommon {
+    include: PathBuf,
+    trace: bool,
+    tool_version: String,
+    headers: String,
+}
+
+impl ModelCommon {
+    fn cc(&self) -> cc::Build {
+        let mut build = cc::Build::new();
+        build
+            .cpp(true)
+            .std("c++17")
+            .opt_level(2)
+            .warnings(false)
+            .cargo_metadata(false)
+            .flag_if_supported("-faligned-new")
+            .flag_if_supported("-fcf-protection=none")
+            .flag_if_supported("-Wno-everything")
+            .include(&self.include)
+            .include(self.include.join("vltstd"))
+            .include("csrc")
+            .define("VM_COVERAGE", "0")
+            .define("VM_SC", "0")
+            .define("VL_IGNORE_UNKNOWN_ARCH", None);
+        let t = if self.trace { "1" } else { "0" };
+        build.define("VM_TRACE", t).define("VM_TRACE_VCD", t);
+        build
     }
-    ffi.push_str("}\n");
-    std::fs::write(out.join("ffi_decls.rs"), ffi).unwrap();
-    std::fs::write(out.join("variants.rs"), format!("&[\n{registry}]\n")).unwrap();
-    println!("cargo:rustc-link-lib=stdc++");
+
+    /// The stamp of one library: everything its object code depends on.
+    fn stamp(&self, parts: &[&str]) -> String {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        CACHE_EPOCH.hash(&mut h);
+        self.trace.hash(&mut h);
+        self.tool_version.hash(&mut h);
+        self.headers.hash(&mut h);
+        std::env::var("TARGET").ok().hash(&mut h);
+        std::env::var("CXX").ok().hash(&mut h);
+        std::env::var("CXXFLAGS").ok().hash(&mut h);
+        parts.hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+}
+
+/// Returns the library's folder and name when its stamp still matches.
+fn cached(dir: &Path, lib: &str, stamp: &str) -> Option<(PathBuf, String)> {
+    let fresh = std::fs::read_to_string(dir.join("stamp")).is_ok_and(|s| s == stamp)
+        && dir.join(format!("lib{lib}.a")).exists();
+    fresh.then(|| (dir.to_path_buf(), lib.to_string()))
+}
+
+/// Verilates one model and compiles it with its shim, unless the cached
+/// library's stamp matches.
+fn build_model(
+    bin: &Path,
+    common: &ModelCommon,
+    out: &Path,
+    name: &str,
+    verilog: &str,
+    shim: &str,
+) -> (PathBuf, String) {
+    let dir = out.join(name);
+    let lib = format!("replimesh_{name}");
+    let stamp = common.stamp(&[name, verilog, shim, &verilator_flags().join(" ")]);
+    if let Some(hit) = cached(&dir, &lib, &stamp) {
+        return hit;
+    }
+    // Verilator's file set changes with the design: start clean.
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let vfile = dir.join(format!("{name}.v"));
+    std::fs::write(&vfile, verilog).unwrap();
+    run_verilator(bin, &vfile, &dir, name, common.trace);
+    std::fs::write(dir.join(format!("{name}_shim.cpp")), shim).unwrap();
+    let mut build = common.cc();
+    build.include(&dir).out_dir(&dir);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "cpp") {
+            build.file(p);
+        }
+    }
+    build.compile(&lib);
+    std::fs::write(dir.join("stamp"), &stamp).unwrap();
+    (dir, lib)
+}
+
+/// Verilator's own runtime, shared by every model.
+fn build_runtime(common: &ModelCommon, out: &Path) -> (PathBuf, String) {
+    let dir = out.join("verilated_runtime");
+    let lib = "replimesh_verilated".to_string();
+    let stamp = common.stamp(&["runtime"]);
+    if let Some(hit) = cached(&dir, &lib, &stamp) {
+        return hit;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut build = common.cc();
+    build.out_dir(&dir);
+    build.file(common.include.join("verilated.cpp"));
+    build.file(common.include.join("verilated_threads.cpp"));
+    if common.trace {
+        build.file(common.include.join("verilated_vcd_c.cpp"));
+    }
+    build.compile(&lib);
+    std::fs::write(dir.join("stamp"), &stamp).unwrap();
+    (dir, lib)
+}
+
+fn verilator_version(bin: &Path) -> String {
+    let out = Command::new(bin)
+        .arg("--version")
+        .output()
+        .expect("running verilator --version");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 struct Verilator {
@@ -211,6 +349,26 @@ fn find_verilator() -> Verilator {
     Verilator { bin, include }
 }
 
+/// The flags every model is verilated with (part of each model's stamp).
+fn verilator_flags() -> Vec<&'static str> {
+    vec![
+        "-O3",
+        "--x-assign",
+        "fast",
+        "--x-initial",
+        "fast",
+        "--noassert",
+        "-Wall",
+        // Many small C++ files instead of a few huge ones: g++ compiles an
+        // 8x8 mesh in about a minute this way (fully inlined single files
+        // took over ten), and `cc` spreads the files over the cores.
+        "--output-split",
+        "20000",
+        "--output-split-cfuncs",
+        "500",
+    ]
+}
+
 fn run_verilator(bin: &Path, vfile: &Path, dir: &Path, name: &str, trace: bool) {
     let mut cmd = Command::new(bin);
     cmd.arg("--cc")
@@ -219,22 +377,7 @@ fn run_verilator(bin: &Path, vfile: &Path, dir: &Path, name: &str, trace: bool) 
         .arg(format!("V{name}"))
         .arg("-Mdir")
         .arg(dir)
-        .args([
-            "-O3",
-            "--x-assign",
-            "fast",
-            "--x-initial",
-            "fast",
-            "--noassert",
-            "-Wall",
-            // Many small C++ files instead of a few huge ones: g++ compiles an
-            // 8x8 mesh in about a minute this way (fully inlined single files
-            // took over ten), and `cc` spreads the files over the cores.
-            "--output-split",
-            "20000",
-            "--output-split-cfuncs",
-            "500",
-        ]);
+        .args(verilator_flags());
     if trace {
         cmd.arg("--trace");
     }
