@@ -4,7 +4,9 @@
 //! 3. writes a small `extern "C"` shim per variant and compiles each model into
 //!    its own static library with `cc`.
 //!
-//! Variants: `REPLIMESH_MESHES` (comma-separated `WxH:flitbits`), default below.
+//! Variants: `REPLIMESH_MESHES` (comma-separated `WxH:flitbits`); by default
+//! 2x2 and 4x4, and 8x8 with the `large-meshes` feature (the fabric tests and
+//! `meshctl --features large-meshes` ask for it; the demo does not).
 //! Card models (mesh plus an endpoint per node, 64-bit flits): `REPLIMESH_CARDS`
 //! (comma-separated `WxH`).
 //!
@@ -12,11 +14,14 @@
 //! - **Check-only.** Under `cargo clippy` (or with `REPLIMESH_SIM_CHECK_ONLY=1`)
 //!   nothing is linked, so only the Rust declarations are written: no Verilog,
 //!   no Verilator, no C++.
-//! - **A cache per model.** Each model's library sits in `OUT_DIR/<model>/`
-//!   with a stamp: a hash of its Verilog, its shim, the shared headers, the
-//!   Verilator version and the build flags. A rerun whose stamp matches links
-//!   the library it already has, so changing the endpoint does not recompile
-//!   the bare meshes, and the Verilator runtime is compiled once.
+//! - **A cache per model.** Each model's library sits in
+//!   `target/<profile>/verilator-models/<model>/` with a stamp: a hash of its
+//!   Verilog, its shim, the shared headers, the Verilator version and the
+//!   build flags. A rerun whose stamp matches links the library it already
+//!   has, so changing the endpoint does not recompile the bare meshes, the
+//!   Verilator runtime is compiled once, and builds with other feature sets
+//!   (the demo's, the tests') share the models. Cargo's lock on the target
+//!   directory keeps two builds from writing one model at once.
 
 use replimesh_hdl::{generate_card_verilog, generate_mesh_verilog, FabricParams};
 use replimesh_spec::MeshGeometry;
@@ -25,7 +30,8 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const DEFAULT_VARIANTS: &str = "2x2:64,4x4:64,8x8:64";
+const DEFAULT_VARIANTS: &str = "2x2:64,4x4:64";
+const LARGE_VARIANTS: &str = ",8x8:64";
 const DEFAULT_CARDS: &str = "2x2,4x4";
 const FIFO_DEPTH: usize = 8;
 /// Bump to invalidate every cached model (a change to how models are built
@@ -55,8 +61,15 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/shim_common.h");
     println!("cargo:rerun-if-changed=build.rs");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let large = std::env::var_os("CARGO_FEATURE_LARGE_MESHES").is_some();
     let variants: Vec<Variant> = std::env::var("REPLIMESH_MESHES")
-        .unwrap_or_else(|_| DEFAULT_VARIANTS.into())
+        .unwrap_or_else(|_| {
+            let mut v = DEFAULT_VARIANTS.to_string();
+            if large {
+                v.push_str(LARGE_VARIANTS);
+            }
+            v
+        })
         .split(',')
         .map(|v| {
             let (mesh, bits) = v.trim().split_once(':').expect("variant WxH:bits");
@@ -89,6 +102,7 @@ fn main() {
             .collect::<Vec<_>>()
             .concat(),
     };
+    let cache = model_cache(&out, trace);
     let mut libs = Vec::new();
     for v in &variants {
         let name = v.name();
@@ -102,7 +116,7 @@ fn main() {
         libs.push(build_model(
             &verilator.bin,
             &common,
-            &out,
+            &cache,
             &name,
             &verilog,
             &shim,
@@ -115,19 +129,33 @@ fn main() {
         libs.push(build_model(
             &verilator.bin,
             &common,
-            &out,
+            &cache,
             &name,
             &verilog,
             &shim,
         ));
     }
     // The runtime last: the models' libraries need its symbols.
-    libs.push(build_runtime(&common, &out));
+    libs.push(build_runtime(&common, &cache));
     for (dir, lib) in &libs {
         println!("cargo:rustc-link-search=native={}", dir.display());
         println!("cargo:rustc-link-lib=static={lib}");
     }
     println!("cargo:rustc-link-lib=stdc++");
+}
+
+/// Where the models' libraries live: `target/<profile>/verilator-models`,
+/// beside cargo's `build/` (OUT_DIR is `target/<profile>/build/<pkg>-<hash>/out`),
+/// so every feature set of this crate finds them; OUT_DIR itself otherwise.
+/// Traced and untraced models differ, so each has its own folder.
+fn model_cache(out: &Path, trace: bool) -> PathBuf {
+    let in_cargo_layout =
+        out.ancestors().nth(2).and_then(|b| b.file_name()) == Some("build".as_ref());
+    let root = match out.ancestors().nth(3) {
+        Some(profile) if in_cargo_layout => profile.join("verilator-models"),
+        _ => out.to_path_buf(),
+    };
+    root.join(if trace { "traced" } else { "plain" })
 }
 
 /// True when nothing will be linked (clippy, or asked for): the models need
@@ -497,6 +525,8 @@ fn card_shim_source(g: MeshGeometry, name: &str, trace: bool) -> String {
             writeln!(read, "    dma[{slot}].valid = m->{p}valid; dma[{slot}].write = m->{p}write; dma[{slot}].addr = m->{p}addr; dma[{slot}].wdata = m->{p}wdata; dma[{slot}].wstrb = m->{p}wstrb;").unwrap();
         }
         writeln!(read, "    io->irq[{k}] = m->irq__024{k};").unwrap();
+        let f = format!("faults__024{k}__024");
+        writeln!(apply, "    m->{f}kill = io->kill[{k}]; m->{f}cut = io->cut[{k}]; m->{f}corrupt = io->corrupt[{k}];").unwrap();
     }
     format!(
         r#"// Generated by replimesh-sim's build.rs; do not edit.

@@ -6,11 +6,15 @@
 //! its own window. Each endpoint's two DMA ports and interrupt line are
 //! brought out to the top, where the host side (the Verilator harness's root
 //! complex, or a PCIe core) serves them.
+//!
+//! The mesh's fault-injection controls are brought out too, for the
+//! simulation; a hardware top ties them to zero and synthesis removes them
+//! (docs/fault-tolerance.md).
 
 use crate::endpoint::dma::DmaPort;
 use crate::endpoint::regfile::IdValues;
 use crate::endpoint::{Endpoint, EndpointParams};
-use crate::mesh::Mesh;
+use crate::mesh::{FaultCtl, Mesh};
 use replimesh_spec::regmap::{self as spec, ROUTER_CFG_OFFSET};
 use replimesh_spec::MeshGeometry;
 use rust_hdl::prelude::*;
@@ -40,6 +44,9 @@ pub struct Card {
     pub rxd: Vec<DmaPort>,
     /// Per node: interrupt pulse.
     pub irq: Vec<Signal<Out, Bit>>,
+    /// Per node: the mesh's fault-injection controls (simulation only; tie
+    /// to zero on hardware).
+    pub faults: Vec<FaultCtl>,
     mesh: Mesh<64>,
     eps: Vec<Endpoint>,
     ids: Vec<Constant<Bits<8>>>,
@@ -51,7 +58,6 @@ pub struct Card {
     resp_router: DFF<Bit>,
     pending: DFF<Bit>,
     r_lo: Constant<Bits<16>>,
-    zero4: Constant<Bits<4>>,
     r_hi: Constant<Bits<16>>,
     two16: Constant<Bits<16>>,
     zero8: Constant<Bits<8>>,
@@ -80,6 +86,7 @@ impl Card {
             txd: (0..n).map(|_| Default::default()).collect(),
             rxd: (0..n).map(|_| Default::default()).collect(),
             irq: (0..n).map(|_| Default::default()).collect(),
+            faults: (0..n).map(|_| Default::default()).collect(),
             mesh: Mesh::new(geometry, fifo_depth),
             eps: (0..n)
                 .map(|_| {
@@ -102,7 +109,6 @@ impl Card {
             node_ok: Default::default(),
             resp_router: Default::default(),
             pending: Default::default(),
-            zero4: Constant::new(0u64.to_bits()),
             r_lo: Constant::new(((router.base + ROUTER_CFG_OFFSET) as u64).to_bits()),
             r_hi: Constant::new(((router.base + router.spec.span) as u64).to_bits()),
             two16: Constant::new(2u64.to_bits()),
@@ -158,11 +164,10 @@ impl Logic for Card {
             self.eps[k].from_router.last.next = self.mesh.eject[k].last.val();
             self.eps[k].from_router.data.next = self.mesh.eject[k].data.val();
             self.mesh.eject[k].credit.next = self.eps[k].from_router.credit.val();
-            // Fault injection is for the bare-mesh simulation: tied off here,
-            // so synthesis folds it away.
-            self.mesh.faults[k].kill.next = false;
-            self.mesh.faults[k].cut.next = self.zero4.val();
-            self.mesh.faults[k].corrupt.next = self.zero4.val();
+            self.eps[k].from_router_err.next = self.mesh.eject_err[k].val();
+            self.mesh.faults[k].kill.next = self.faults[k].kill.val();
+            self.mesh.faults[k].cut.next = self.faults[k].cut.val();
+            self.mesh.faults[k].corrupt.next = self.faults[k].corrupt.val();
             self.txd[k].valid.next = self.eps[k].tx_dma.valid.val();
             self.txd[k].write.next = self.eps[k].tx_dma.write.val();
             self.txd[k].addr.next = self.eps[k].tx_dma.addr.val();

@@ -307,8 +307,7 @@ pub const LINT_WAIVERS: &str = "\
 ";
 
 /// Mesh-edge routers have outward links that lead nowhere: their wires in the
-/// top module are unused by construction. Waive exactly those declarations
-/// (and, in a card, the mesh's per-node cut-packet flag).
+/// top module are unused by construction. Waive exactly those declarations.
 fn waive_edge_links(body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 4096);
     for line in body.lines() {
@@ -320,12 +319,9 @@ fn waive_edge_links(body: &str) -> String {
         let router_out = t.contains("routers$")
             && ((tx.iter().any(|p| t.contains(p)) && !t.contains("$credit"))
                 || (rx.iter().any(|p| t.contains(p)) && t.contains("$credit")));
-        // A card's endpoints do not read the mesh's cut-packet flag yet
-        // (docs/fault-tolerance.md, "Not done").
-        let card_err = t.contains("mesh$eject_err$");
         // Fault controls of links that do not exist (mesh-edge ports).
         let edge_fault = t.starts_with("input") && t.contains("faults$");
-        let edge_wire = (t.starts_with("wire") && (router_out || card_err)) || edge_fault;
+        let edge_wire = (t.starts_with("wire") && router_out) || edge_fault;
         if edge_wire {
             out.push_str("/* verilator lint_off UNUSEDSIGNAL */ ");
             out.push_str(line);

@@ -582,11 +582,13 @@ pub enum ErrorCause {
     /// A search start that cannot run: a search is running, the service id
     /// is 0 or past the presence table, or the policy has no step.
     SearchStart = 9,
+    /// A received packet was cut by a link failure in the mesh (dropped).
+    LinkCut = 10,
 }
 
 impl ErrorCause {
     /// Every cause.
-    pub const ALL: [ErrorCause; 9] = [
+    pub const ALL: [ErrorCause; 10] = [
         ErrorCause::TxLength,
         ErrorCause::DmaWindow,
         ErrorCause::RingIndex,
@@ -596,6 +598,7 @@ impl ErrorCause {
         ErrorCause::RingSize,
         ErrorCause::RuleNode,
         ErrorCause::SearchStart,
+        ErrorCause::LinkCut,
     ];
     /// Name, matching its counter `err_<name>_total`.
     pub const fn name(self) -> &'static str {
@@ -609,6 +612,7 @@ impl ErrorCause {
             ErrorCause::RingSize => "ring_size",
             ErrorCause::RuleNode => "rule_node",
             ErrorCause::SearchStart => "search_start",
+            ErrorCause::LinkCut => "link_cut",
         }
     }
     /// Meaning.
@@ -623,6 +627,7 @@ impl ErrorCause {
             ErrorCause::RingSize => "ring size not a power of two in 2..=1024; the write is ignored",
             ErrorCause::RuleNode => "reroute rule names a node outside the mesh; the write is ignored",
             ErrorCause::SearchStart => "search start while a search runs, for service 0 or past the presence table, or with no policy step; ignored",
+            ErrorCause::LinkCut => "received packet cut by a link failure in the mesh (error-marked tail); dropped, the descriptor completes with this cause and length 0",
         }
     }
     /// Decodes a cause value.
@@ -760,6 +765,15 @@ pub mod counters {
         &[],
         "errors of cause `search_start`",
     );
+    /// Packets cut in the mesh.
+    pub const ERR_LINK_CUT: RegSpec = reg(
+        "err_link_cut_total",
+        0x44,
+        Ro,
+        0,
+        &[],
+        "errors of cause `link_cut`",
+    );
     /// All registers.
     pub const REGS: &[RegSpec] = &[
         TX_PACKETS,
@@ -776,6 +790,7 @@ pub mod counters {
         ERR_RING_SIZE,
         ERR_RULE_NODE,
         ERR_SEARCH_START,
+        ERR_LINK_CUT,
     ];
 
     /// The counter of `cause`.

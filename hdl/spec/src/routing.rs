@@ -324,6 +324,62 @@ impl RouteTables {
     }
 }
 
+/// One entry write of a table change: `router`'s entry for `dest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryWrite {
+    /// Router whose table is written.
+    pub router: NodeId,
+    /// Destination the entry is for.
+    pub dest: NodeId,
+    /// The new entry (`None`: [`NO_ROUTE_ENTRY`]).
+    pub route: Option<Route>,
+}
+
+/// The entry writes that take the loaded tables `old` to `new`, in an order
+/// that keeps every mix of old and new entries loop-free: for each
+/// destination, routers are written nearest first along the new routes, so a
+/// packet that reaches an updated router meets only updated routers from
+/// there on, and before that it follows the old (loop-free) routes. Entries
+/// that do not change are not written.
+pub fn ordered_writes(old: &RouteTables, new: &RouteTables) -> Vec<EntryWrite> {
+    let mut writes: Vec<(u32, EntryWrite)> = new
+        .iter()
+        .filter(|(router, dest, route)| *route != old.entry(*router, *dest))
+        .map(|(router, dest, route)| {
+            (
+                hops_along(new, router, dest),
+                EntryWrite {
+                    router,
+                    dest,
+                    route,
+                },
+            )
+        })
+        .collect();
+    writes.sort_by_key(|(d, w)| (*d, w.dest.0, w.router.0));
+    writes.into_iter().map(|(_, w)| w).collect()
+}
+
+/// Hops from `router` to `dest` following the primary ports of `tables`
+/// (`u32::MAX` where they do not reach it).
+fn hops_along(tables: &RouteTables, router: NodeId, dest: NodeId) -> u32 {
+    let g = tables.geometry();
+    let mut at = router;
+    for hops in 0..=g.nodes() {
+        if at == dest {
+            return hops;
+        }
+        match tables
+            .entry(at, dest)
+            .and_then(|r| g.neighbour(at, r.primary))
+        {
+            Some(next) if next != at => at = next,
+            _ => return u32::MAX,
+        }
+    }
+    u32::MAX
+}
+
 /// The reset tables: [`dor_route`] for every pair (meant for a fault-free mesh).
 pub fn dor_tables(geom: &MeshGeometry) -> RouteTables {
     let g = *geom;

@@ -12,6 +12,11 @@ struct CardIo {
     uint32_t bus_wdata;
     uint32_t bus_rdata;  // out
     uint8_t irq[256];    // out, one per node
+    // Fault injection, per node (as the bare mesh's PortIo): router killed,
+    // outgoing directions cut and corrupted (bit per port N, E, S, W).
+    uint8_t kill[256];
+    uint8_t cut[256];
+    uint8_t corrupt[256];
 };
 
 // One DMA port (TX or RX engine of one node); slot 2k is node k's TX, 2k+1 its RX.

@@ -14,7 +14,8 @@ use crate::SimError;
 use replimesh_driver::{Device, DmaRegion, DriverError, Event};
 use replimesh_regs::{BarOffset, Iova};
 use replimesh_spec::regmap::{self as spec, NODE_WINDOW_BYTES, ROUTER_CFG_OFFSET};
-use replimesh_spec::{router_addr, MeshGeometry};
+use replimesh_spec::routing::{dor_tables, encode_entry, ordered_writes, RouteTables};
+use replimesh_spec::{router_addr, MeshGeometry, PortDir, ROUTE_TABLE_BASE};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -51,6 +52,8 @@ pub struct CardSim {
     cycle: u64,
     vanished: bool,
     bus_errors: u64,
+    /// What the routers' tables hold (reset: dimension order).
+    loaded: RouteTables,
 }
 
 /// A shared handle on a card.
@@ -99,6 +102,7 @@ impl CardSim {
             cycle: 0,
             vanished: false,
             bus_errors: 0,
+            loaded: dor_tables(&geometry),
         };
         card.io.reset = 1;
         for _ in 0..4 {
@@ -152,6 +156,77 @@ impl CardSim {
     /// that fell off the bus (PCIe master abort). The model keeps running.
     pub fn set_vanished(&mut self, vanished: bool) {
         self.vanished = vanished;
+    }
+
+    fn link_port(&self, node: usize, port: PortDir) -> Result<usize, SimError> {
+        if node >= self.geometry.nodes() as usize {
+            return Err(SimError::NoSuchNode(node.min(255) as u8));
+        }
+        let id = self.geometry.id_at(node);
+        match self.geometry.neighbour(id, port) {
+            Some(peer) if port != PortDir::L => self
+                .geometry
+                .index_of(peer)
+                .ok_or(SimError::NoSuchLink { node: id.0, port }),
+            _ => Err(SimError::NoSuchLink { node: id.0, port }),
+        }
+    }
+
+    /// Plays the control plane as [`crate::Fabric::load_tables`] does: writes
+    /// the entries of `tables` that differ from what each router holds, in
+    /// [`ordered_writes`] order, each through that node's own window.
+    pub fn load_tables(&mut self, tables: &RouteTables) -> Result<(), SimError> {
+        let router = spec::placed(&spec::ROUTER_BLOCK).map_or(0, |p| p.base);
+        for w in ordered_writes(&self.loaded, tables) {
+            let node = self
+                .geometry
+                .index_of(w.router)
+                .ok_or(SimError::NoSuchNode(w.router.0))?;
+            let reg = ROUTE_TABLE_BASE + w.dest.0 as u32;
+            let (_, err) = self.bus(
+                node,
+                router + ROUTER_CFG_OFFSET + 4 * reg,
+                Some(encode_entry(w.route)),
+            )?;
+            if err {
+                return Err(SimError::CfgRejected {
+                    node: w.router.0,
+                    addr: reg as u16,
+                });
+            }
+            let _ = self.loaded.set(w.router, w.dest, w.route);
+        }
+        Ok(())
+    }
+
+    /// Fault injection, as [`crate::Fabric::cut_link`]: cuts both directions
+    /// of the link on `node`'s `port` (dense node index). The routers find
+    /// out by themselves; a packet caught on the link reaches its endpoint
+    /// with a cut mark and completes with cause `link_cut`.
+    pub fn cut_link(&mut self, node: usize, port: PortDir) -> Result<(), SimError> {
+        let peer = self.link_port(node, port)?;
+        self.io.cut[node] |= 1 << port as u8;
+        self.io.cut[peer] |= 1 << port.opposite() as u8;
+        Ok(())
+    }
+
+    /// Fault injection: inverts flit bit 0 on the direction leaving `node`
+    /// on `port` until [`CardSim::restore_link`].
+    pub fn corrupt_link(&mut self, node: usize, port: PortDir) -> Result<(), SimError> {
+        self.link_port(node, port)?;
+        self.io.corrupt[node] |= 1 << port as u8;
+        Ok(())
+    }
+
+    /// Ends every fault on both directions of the link on `node`'s `port`;
+    /// it comes back by itself after its hold-down and stable period.
+    pub fn restore_link(&mut self, node: usize, port: PortDir) -> Result<(), SimError> {
+        let peer = self.link_port(node, port)?;
+        for (k, p) in [(node, port), (peer, port.opposite())] {
+            self.io.cut[k] &= !(1 << p as u8);
+            self.io.corrupt[k] &= !(1 << p as u8);
+        }
+        Ok(())
     }
 
     /// Clocks one cycle and serves DMA and interrupts.

@@ -130,6 +130,9 @@ pub struct CardIo {
     pub bus_wdata: u32,
     pub bus_rdata: u32,
     pub irq: [u8; 256],
+    pub kill: [u8; 256],
+    pub cut: [u8; 256],
+    pub corrupt: [u8; 256],
 }
 
 impl Default for CardIo {
@@ -143,6 +146,9 @@ impl Default for CardIo {
             bus_wdata: 0,
             bus_rdata: 0,
             irq: [0; 256],
+            kill: [0; 256],
+            cut: [0; 256],
+            corrupt: [0; 256],
         }
     }
 }
@@ -162,7 +168,7 @@ pub struct DmaIo {
     pub pad: [u8; 3],
 }
 
-const _: () = assert!(core::mem::size_of::<CardIo>() == 16 + 256);
+const _: () = assert!(core::mem::size_of::<CardIo>() == 16 + 4 * 256);
 const _: () = assert!(core::mem::size_of::<DmaIo>() == 32);
 
 include!(concat!(env!("OUT_DIR"), "/card_ffi_decls.rs"));

@@ -18,7 +18,7 @@ mod ffi;
 use ffi::{CycleIo, Model, PortIo, VARIANTS};
 use replimesh_regs::{HeaderError, PacketHeader};
 use replimesh_spec::fanout::multicast_tree;
-use replimesh_spec::routing::{dor_tables, encode_entry, RouteTables};
+use replimesh_spec::routing::{dor_tables, encode_entry, ordered_writes, RouteTables};
 use replimesh_spec::{
     router_addr, GroupId, MeshGeometry, NodeId, PortDir, Route, GROUP_TABLE_BASE,
     GROUP_TABLE_ENTRIES, LINK_HOLDDOWN_DEFAULT, LINK_STABLE_DEFAULT, ROUTE_TABLE_BASE,
@@ -31,7 +31,9 @@ use std::collections::VecDeque;
 pub enum SimError {
     /// No model of this size and flit width was compiled in.
     #[error(
-        "no Verilator model for a {width}x{height} mesh with {flit_bits}-bit flits; built: {built}"
+        "no Verilator model for a {width}x{height} mesh with {flit_bits}-bit flits; built: {built} \
+         (8x8 needs the `large-meshes` feature, e.g. `cargo run -p meshctl --features large-meshes`; \
+         other sizes: REPLIMESH_MESHES=WxH:bits at build time)"
     )]
     NotBuilt {
         /// Columns asked for.
@@ -107,26 +109,6 @@ pub(crate) fn router_init_cycles(geometry: MeshGeometry) -> u64 {
 /// (hold-down, then the stable period, then the ready handshake), with margin.
 pub(crate) fn link_up_cycles() -> u64 {
     (LINK_HOLDDOWN_DEFAULT + LINK_STABLE_DEFAULT) as u64 + 16
-}
-
-/// Hops from `node` to `dest` following the primaries of `tables`
-/// (`u32::MAX` where there is no route or the walk does not end).
-fn new_distance(tables: &RouteTables, node: NodeId, dest: NodeId) -> u32 {
-    let g = tables.geometry();
-    let mut at = node;
-    for hops in 0..=g.nodes() {
-        if at == dest {
-            return hops;
-        }
-        match tables
-            .entry(at, dest)
-            .and_then(|r| g.neighbour(at, r.primary))
-        {
-            Some(next) if next != at => at = next,
-            _ => return u32::MAX,
-        }
-    }
-    u32::MAX
 }
 
 /// Lists the compiled variants as `WxH:bits`.
@@ -575,30 +557,20 @@ impl Fabric {
     /// configuration write each, while traffic keeps moving; killed routers
     /// are skipped (they reload dimension order when restored).
     ///
-    /// The order keeps every mix of old and new entries loop-free: for each
-    /// destination, routers are updated nearest first along the new routes,
-    /// so a packet that reaches an updated router only meets updated routers
-    /// from there on, and before that it follows the old (loop-free) routes.
+    /// The order ([`ordered_writes`]) keeps every mix of old and new entries
+    /// loop-free.
     pub fn load_tables(&mut self, tables: &RouteTables) -> Result<(), SimError> {
-        let g = self.geometry;
-        let mut writes = Vec::new();
-        for dest in g.node_ids() {
-            for node in g.node_ids() {
-                let new = tables.entry(node, dest);
-                if new == self.loaded.entry(node, dest) {
-                    continue;
-                }
-                writes.push((new_distance(tables, node, dest), node, dest, new));
-            }
-        }
-        writes.sort_by_key(|w| (w.0, w.2 .0, w.1 .0));
-        for (_, node, dest, new) in writes {
-            if self.is_killed(node)? {
+        for w in ordered_writes(&self.loaded, tables) {
+            if self.is_killed(w.router)? {
                 continue;
             }
-            self.cfg_write(node, ROUTE_TABLE_BASE + dest.0 as u32, encode_entry(new))?;
+            self.cfg_write(
+                w.router,
+                ROUTE_TABLE_BASE + w.dest.0 as u32,
+                encode_entry(w.route),
+            )?;
             // The bridge's copy; on a table too small for it, nothing changes.
-            let _ = self.loaded.set(node, dest, new);
+            let _ = self.loaded.set(w.router, w.dest, w.route);
         }
         Ok(())
     }

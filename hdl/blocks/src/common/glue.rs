@@ -1,6 +1,7 @@
 //! Width-exact glue that rust-hdl's expression printer cannot express without
 //! width warnings (it has no concatenation, and its casts widen through a
-//! 32-bit mask): zero extension and the 5×5 request transpose.
+//! 32-bit mask): zero extension, a flag bit on top of a word, and the 5×5
+//! request transpose.
 
 use rust_hdl::prelude::*;
 
@@ -26,6 +27,30 @@ impl<const A: usize, const B: usize> Logic for Widen<A, B> {
             "always @(*) wide = {{{pad}'d0, narrow}};\n",
             pad = B - A
         ))
+    }
+}
+
+/// `B = A + 1` bits: `flag` above the `A` bits of `low`.
+#[derive(LogicBlock, Default)]
+pub struct FlagOnTop<const A: usize, const B: usize> {
+    /// The word.
+    pub low: Signal<In, Bits<A>>,
+    /// The flag, bit `A` of `wide`.
+    pub flag: Signal<In, Bit>,
+    /// `{flag, low}`.
+    pub wide: Signal<Out, Bits<B>>,
+}
+
+impl<const A: usize, const B: usize> Logic for FlagOnTop<A, B> {
+    fn update(&mut self) {
+        self.wide.next = bit_cast::<B, A>(self.low.val()).replace_bit(A, self.flag.val());
+    }
+    fn connect(&mut self) {
+        self.wide.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        assert_eq!(B, A + 1);
+        Verilog::Custom("always @(*) wide = {flag, low};\n".into())
     }
 }
 

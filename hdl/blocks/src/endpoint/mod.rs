@@ -10,6 +10,12 @@
 //!                                                               ^ FlitFifo <── router local out
 //! ```
 //!
+//! A packet the mesh cut on a failed link reaches the endpoint with an
+//! error-marked tail (`from_router_err`). The mark travels with the tail
+//! through the RX FIFO; the service unit does not act on such a packet, and
+//! the RX engine completes its descriptor with cause `link_cut` instead of
+//! delivering it (docs/fault-tolerance.md).
+//!
 //! The leaves' Verilog is rendered from Rust with constants from the spec
 //! (see `docs/adr/0005-register-map-generator.md`); this block wires them
 //! and vetoes doorbell values past the ring and bad ring sizes.
@@ -23,7 +29,7 @@ pub mod service;
 pub mod tx;
 
 use crate::common::fifo::FlitFifo;
-use crate::common::glue::Widen;
+use crate::common::glue::{FlagOnTop, Widen};
 use crate::router::{LinkRx, LinkTx};
 use counters::EpCounters;
 use dma::DmaPort;
@@ -80,14 +86,18 @@ pub struct Endpoint {
     pub to_router: LinkTx<64>,
     /// Flits from the router's local output.
     pub from_router: LinkRx<64>,
+    /// With `from_router.last`: the tail closes a worm the mesh cut.
+    pub from_router_err: Signal<In, Bit>,
     /// Interrupt pulse.
     pub irq: Signal<Out, Bit>,
     rf: RegFile,
     tx: TxEngine,
     rx: RxEngine,
-    fifo: FlitFifo<64>,
+    /// RX FIFO: the flit, and the cut mark in bit 64.
+    fifo: FlitFifo<65>,
     txq: FlitFifo<64>,
     svc: ServiceUnit,
+    cut_mark: FlagOnTop<64, 65>,
     is_svc: Signal<Local, Bit>,
     svc_lo: Constant<Bits<16>>,
     svc_hi: Constant<Bits<16>>,
@@ -146,6 +156,7 @@ impl Endpoint {
             rx_dma: Default::default(),
             to_router: Default::default(),
             from_router: Default::default(),
+            from_router_err: Default::default(),
             irq: Default::default(),
             rf: RegFile::new(p.id),
             tx: TxEngine::new(p.router_fifo_depth, spec::MAX_PACKET_BYTES_VALUE),
@@ -156,6 +167,7 @@ impl Endpoint {
             // quarantine gate); the TX engine's credits are its slots.
             txq: FlitFifo::new(p.router_fifo_depth),
             svc: ServiceUnit::new(p.geometry, p.router_fifo_depth),
+            cut_mark: Default::default(),
             is_svc: Default::default(),
             svc_lo: Constant::new((svc_block.base as u64).to_bits()),
             svc_hi: Constant::new(((svc_block.base + svc_block.spec.span) as u64).to_bits()),
@@ -264,13 +276,16 @@ impl Logic for Endpoint {
         self.fifo.clock.next = self.clock.val();
         self.fifo.reset.next = self.reset.val();
         self.fifo.push.next = self.from_router.valid.val();
-        self.fifo.push_data.next = self.from_router.data.val();
+        self.cut_mark.low.next = self.from_router.data.val();
+        self.cut_mark.flag.next = self.from_router_err.val();
+        self.fifo.push_data.next = self.cut_mark.wide.val();
         self.fifo.push_last.next = self.from_router.last.val();
         self.fifo.pop.next = self.svc.rxq_pop.val();
         self.from_router.credit.next = self.svc.rxq_pop.val();
         self.svc.rxq_valid.next = !self.fifo.empty.val();
-        self.svc.rxq_data.next = self.fifo.head_data.val();
+        self.svc.rxq_data.next = self.fifo.head_data.val().get_bits::<64>(0);
         self.svc.rxq_last.next = self.fifo.head_last.val();
+        self.svc.rxq_err.next = self.fifo.head_data.val().get_bit(64);
         self.svc.eng_pop.next = self.rx.pop.val();
         self.rx.clock.next = self.clock.val();
         self.rx.reset.next = self.reset.val();
@@ -289,6 +304,7 @@ impl Logic for Endpoint {
         self.rx.head_valid.next = self.svc.eng_valid.val();
         self.rx.head_data.next = self.svc.eng_data.val();
         self.rx.head_last.next = self.svc.eng_last.val();
+        self.rx.head_err.next = self.svc.eng_err.val();
         self.rf.rx_ring_producer.next = self.rx.producer.val();
         self.rx_dma.valid.next = self.rx.dma.valid.val();
         self.rx_dma.write.next = self.rx.dma.write.val();
@@ -358,6 +374,7 @@ impl Logic for Endpoint {
         self.rf.counters_err_ring_size_total.next = self.cnt.err_total[6].val();
         self.rf.counters_err_rule_node_total.next = self.cnt.err_total[7].val();
         self.rf.counters_err_search_start_total.next = self.cnt.err_total[8].val();
+        self.rf.counters_err_link_cut_total.next = self.cnt.err_total[9].val();
         self.rf.error_cause.next = self.cnt.cause.val();
         self.rf.error_info.next = self.cnt.info.val();
         self.rf.error_value_lo.next = self.cnt.value_lo.val();
@@ -398,7 +415,8 @@ mod tests {
                 "rx_overflow",
                 "ring_size",
                 "rule_node",
-                "search_start"
+                "search_start",
+                "link_cut"
             ]
         );
     }

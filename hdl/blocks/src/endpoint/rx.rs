@@ -7,7 +7,9 @@
 //!
 //! Errors: a packet longer than its buffer completes with `rx_overflow`
 //! (length 0, the rest of the packet dropped); a descriptor or buffer outside
-//! the DMA window drops the packet (`dma_window`). Both are counted as drops.
+//! the DMA window drops the packet (`dma_window`); a packet the mesh cut on a
+//! failed link (its tail carries the cut mark) completes with `link_cut`,
+//! length 0, and its last flit is not written. All are counted as drops.
 
 use super::dma::{DmaPort, IN_WINDOW_FN};
 use replimesh_spec::regmap::{ErrorCause, DESC_STATUS_DONE};
@@ -54,6 +56,8 @@ pub struct RxEngine {
     pub head_data: Signal<In, Bits<64>>,
     /// The head flit is a tail.
     pub head_last: Signal<In, Bit>,
+    /// The head flit is an error-marked tail: the mesh cut the packet.
+    pub head_err: Signal<In, Bit>,
     /// Take the head flit (also the credit back to the router).
     pub pop: Signal<Out, Bit>,
     /// A packet was delivered (pulse).
@@ -98,7 +102,7 @@ impl Logic for RxEngine {
 {IN_WINDOW_FN}
 localparam S_IDLE = 3'd0, S_R0 = 3'd1, S_R1 = 3'd2, S_WRITE = 3'd3, S_DROP = 3'd4, S_COMPLETE = 3'd5, S_MIRROR = 3'd6;
 localparam [31:0] DONE = 32'h{done:08X};
-localparam [7:0] C_WIN = 8'd{c_win}, C_OVF = 8'd{c_ovf};
+localparam [7:0] C_WIN = 8'd{c_win}, C_OVF = 8'd{c_ovf}, C_CUT = 8'd{c_cut};
 reg [2:0] st;
 reg [31:0] prod;
 reg [63:0] desc;
@@ -116,7 +120,7 @@ wire fits = (len + 32'd8) <= cap;
 always @(*) begin
    producer = prod;
    busy = (st != S_IDLE);
-   pop = head_valid && ((st == S_WRITE && fits) || st == S_DROP);
+   pop = head_valid && ((st == S_WRITE && (fits || (head_last && head_err))) || st == S_DROP);
 end
 always @(posedge clock) begin
    dma$valid <= 1'b0;
@@ -176,7 +180,14 @@ always @(posedge clock) begin
             end
          end
          S_WRITE: if (head_valid) begin
-            if (fits) begin
+            if (head_last && head_err) begin
+               // Cut in the mesh: what was written is not a packet.
+               ev_err <= 1'b1; err_cause <= C_CUT; err_info <= prod; err_value <= {{32'd0, len}};
+               ev_drop <= 1'b1;
+               status <= DONE | {{24'd0, C_CUT}};
+               len <= 32'd0;
+               st <= S_COMPLETE;
+            end else if (fits) begin
                dma$valid <= 1'b1; dma$write <= 1'b1; dma$addr <= cur;
                dma$wdata <= head_data; dma$wstrb <= 8'hFF;
                cur <= cur + 64'd8;
@@ -223,6 +234,7 @@ wire unused_bits = &{{1'b0, enable[31:2], enable[0]}};
             done = DESC_STATUS_DONE,
             c_win = ErrorCause::DmaWindow as u8,
             c_ovf = ErrorCause::RxOverflow as u8,
+            c_cut = ErrorCause::LinkCut as u8,
         ))
     }
 }

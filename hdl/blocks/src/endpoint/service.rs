@@ -103,6 +103,8 @@ pub struct ServiceUnit {
     pub rxq_data: Signal<In, Bits<64>>,
     /// Its tail bit.
     pub rxq_last: Signal<In, Bit>,
+    /// With `rxq_last`: the mesh cut this packet (error-marked tail).
+    pub rxq_err: Signal<In, Bit>,
     /// Take it.
     pub rxq_pop: Signal<Out, Bit>,
     /// Flit offered to the RX engine.
@@ -111,6 +113,8 @@ pub struct ServiceUnit {
     pub eng_data: Signal<Out, Bits<64>>,
     /// Its tail bit.
     pub eng_last: Signal<Out, Bit>,
+    /// Its cut mark.
+    pub eng_err: Signal<Out, Bit>,
     /// The RX engine takes it.
     pub eng_pop: Signal<In, Bit>,
     _body: String,
@@ -146,10 +150,12 @@ impl ServiceUnit {
             rxq_valid: Default::default(),
             rxq_data: Default::default(),
             rxq_last: Default::default(),
+            rxq_err: Default::default(),
             rxq_pop: Default::default(),
             eng_valid: Default::default(),
             eng_data: Default::default(),
             eng_last: Default::default(),
+            eng_err: Default::default(),
             eng_pop: Default::default(),
             _body: render(geom, credits),
         }
@@ -173,6 +179,7 @@ impl Logic for ServiceUnit {
         self.eng_valid.connect();
         self.eng_data.connect();
         self.eng_last.connect();
+        self.eng_err.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(self._body.clone())
@@ -510,6 +517,7 @@ always @(*) begin
    eng_valid = 1'b0;
    eng_data = rxq_data;
    eng_last = rxq_last;
+   eng_err = rxq_err;
    rxq_pop = 1'b0;
    if (mode == M_PASS) begin
       eng_valid = rxq_valid;
@@ -528,9 +536,13 @@ wire [31:0] pay = rxq_data[31:0];
 wire pay_zero = (rxq_data[63:32] == 32'd0) && (pay[31:16] == 16'd0)
    && ((r_kind == K_CTRL) || (pay[15:8] == 8'd0));
 wire two_flits = r_in && (r_n == 2'd1) && (r_len == 8'd1) && pay_zero;
-wire end_req = take_tail && (mode == M_REQ);
-wire end_ans = take_tail && (mode == M_ANS);
-wire end_ctrl = take_tail && (mode == M_PASS) && r_in && (r_kind == K_CTRL);
+// A packet the mesh cut (error-marked tail) is never acted on: a cut
+// request or answer counts as malformed, a cut control message reaches
+// the RX engine, which discards it.
+wire take_cut = take_tail && rxq_err;
+wire end_req = take_tail && !rxq_err && (mode == M_REQ);
+wire end_ans = take_tail && !rxq_err && (mode == M_ANS);
+wire end_ctrl = take_tail && !rxq_err && (mode == M_PASS) && r_in && (r_kind == K_CTRL);
 wire q_present = presence_mem[r_svc[5:0]]{pr_present};
 wire q_accepting = presence_mem[r_svc[5:0]]{pr_accepting};
 wire [7:0] q_load = presence_mem[r_svc[5:0]]{pr_load};
@@ -670,6 +682,8 @@ always @(posedge clock) begin
             r_n <= r_n + 2'd1;
          end
          r_in <= !rxq_last;
+         if (take_cut && r_in && (mode == M_REQ || mode == M_ANS))
+            r_malformed_total <= r_malformed_total + 32'd1;
          if (rxq_last && !r_in && (a_mode == M_REQ || a_mode == M_ANS))
             r_malformed_total <= r_malformed_total + 32'd1;
       end
