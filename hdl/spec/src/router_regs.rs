@@ -121,7 +121,7 @@ pub const ROUTER_REGS: &[RouterReg] = &[
     reg("id", addr::ID, Ro, "block id: 0x524D (\"RM\") << 16 | kind 0x01 << 8 | version 0x02"),
     reg("node_id", addr::NODE_ID, Ro, "this router's node id (`y << x_bits | x`)"),
     reg("status", addr::STATUS, Ro, "bit 0: route table initialised after reset"),
-    reg("link_down", addr::LINK_DOWN, Rw, "bits 4..0: port N,E,S,W,L down; mesh-edge ports read as down"),
+    reg("link_down", addr::LINK_DOWN, Rw, "bits 4..0: port N,E,S,W,L forced down; mesh-edge ports read as down, and a write that names one as up (its bit clear) or sets bits 31..5 is refused"),
     reg("packets_routed_total", addr::PACKETS_ROUTED, Ro, "head flits switched to an output"),
     reg("flits_routed_total", addr::FLITS_ROUTED, Ro, "flits switched to an output"),
     reg("drop_ttl_total", addr::DROP_TTL, Ro, "packets dropped because their TTL ran out"),

@@ -232,8 +232,18 @@ pub fn run(json: bool, policy: Option<&std::path::Path>) -> Result<()> {
     // eastbound routes onto their alternates.
     let a = g.node_id(0, 0);
     let b = g.node_id(1, 0);
-    f.cfg_write(a, router_addr::LINK_DOWN, 1 << PortDir::E as u32)?;
-    f.cfg_write(b, router_addr::LINK_DOWN, 1 << PortDir::W as u32)?;
+    // Edge ports stay named down: the router refuses a write calling them up.
+    let edge = |f: &Fabric, n| !f.present_ports(n) & 0xF;
+    f.cfg_write(
+        a,
+        router_addr::LINK_DOWN,
+        edge(&f, a) | 1 << PortDir::E as u32,
+    )?;
+    f.cfg_write(
+        b,
+        router_addr::LINK_DOWN,
+        edge(&f, b) | 1 << PortDir::W as u32,
+    )?;
     let after = trace(&mut f, a, g.id_at(15))?;
     let report = DemoReport {
         mesh: "4x4".into(),

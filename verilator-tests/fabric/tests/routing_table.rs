@@ -48,12 +48,28 @@ fn link_down_falls_back_to_the_alternate_port() {
     let g = MeshGeometry::new(4, 4).unwrap();
     let mut f = Fabric::new(g, 64).unwrap();
     let a = g.node_id(0, 0);
-    f.cfg_write(a, router_addr::LINK_DOWN, 1 << PortDir::E as u32)
-        .unwrap();
+    let b = g.node_id(1, 0);
+    let edge = |f: &Fabric, n| !f.present_ports(n) & 0xF;
+    // Naming an edge port as up is refused, counted, and changes nothing.
+    assert!(f
+        .cfg_write(a, router_addr::LINK_DOWN, 1 << PortDir::E as u32)
+        .is_err());
+    assert!(f
+        .cfg_write(a, router_addr::LINK_DOWN, 1 << 5 | edge(&f, a))
+        .is_err());
+    assert_eq!(f.counters(a).unwrap().cfg_errors, 2);
+    assert_eq!(f.cfg_read(a, router_addr::LINK_DOWN).unwrap(), edge(&f, a));
+    assert_eq!(f.link_state(a).unwrap() & 0xF, f.present_ports(a));
     f.cfg_write(
-        g.node_id(1, 0),
+        a,
         router_addr::LINK_DOWN,
-        1 << PortDir::W as u32,
+        edge(&f, a) | 1 << PortDir::E as u32,
+    )
+    .unwrap();
+    f.cfg_write(
+        b,
+        router_addr::LINK_DOWN,
+        edge(&f, b) | 1 << PortDir::W as u32,
     )
     .unwrap();
     let mut sb = Scoreboard::new();

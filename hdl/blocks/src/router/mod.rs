@@ -1157,12 +1157,20 @@ impl<const W: usize> Logic for Router<W> {
         self.tbl32.narrow.next = self.shadow_tbl.read_data.val();
         self.shadow_grp.read_address.next = self.cfg_addr.val().get_bits::<8>(0);
         self.grp32.narrow.next = self.shadow_grp.read_data.val();
-        self.down32.narrow.next = self.link_down.q.val();
+        self.down32.narrow.next = self.link_down.q.val() | self.absent.bits.val();
         self.hit.d.next = self.sel.val() && (self.cfg_we.val() || self.cfg_re.val());
         self.bad_access.next = false;
         if self.sel.val() && self.cfg_we.val() {
             if self.cfg_addr.val() == self.a_link_down.val() {
-                self.link_down.d.next = self.cfg_wdata.val().get_bits::<5>(0);
+                // A write that names a mesh-edge port as up, or sets bits
+                // past the five ports, is refused and counted.
+                if (!self.cfg_wdata.val().get_bits::<5>(0) & self.absent.bits.val()).any()
+                    || self.cfg_wdata.val().get_bits::<27>(5).any()
+                {
+                    self.bad_access.next = true;
+                } else {
+                    self.link_down.d.next = self.cfg_wdata.val().get_bits::<5>(0);
+                }
             } else if self.cfg_addr.val() == self.a_trace.val() {
                 self.trace_valid.d.next = false;
             } else if (self.cfg_addr.val() == self.a_link_timeout.val())
