@@ -149,14 +149,7 @@ fn saturate(
             }
             let t = eps[0].device().now() - start;
             for p in eps[i].recv_batch(4 * batch)? {
-                sb.on_deliver(&Delivered {
-                    node: ids[i],
-                    cut: false,
-                    header: Ok(p.header),
-                    payload: p.payload,
-                    head_cycle: t,
-                    tail_cycle: t,
-                });
+                sb.on_deliver(&Delivered::from_host(ids[i], p, t));
                 delivered += 1;
                 if (warmup..warmup + window).contains(&t) {
                     in_window += 1;

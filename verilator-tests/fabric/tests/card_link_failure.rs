@@ -7,8 +7,9 @@
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use replimesh_driver::{Device, Endpoint, EndpointConfig, Received};
+use replimesh_driver::{Device, Endpoint, EndpointConfig};
 use replimesh_regs::PacketHeader;
+use replimesh_scoreboard::fault_run::unseen_per_cut;
 use replimesh_scoreboard::{payload_flit, Scoreboard};
 use replimesh_sim::card::{CardSim, SharedCard, SimDevice};
 use replimesh_sim::Delivered;
@@ -18,10 +19,8 @@ use replimesh_spec::{MeshGeometry, NodeId, PortDir};
 
 /// Cycles the host loop advances between polls.
 const POLL: u64 = 8;
-/// At most this many packets a cut may swallow unseen: those wholly on a
-/// cut wire before the sender's monitor noticed (a router input FIFO of
-/// credits per direction).
-const UNSEEN_PER_CUT: usize = 2 * 8;
+/// Router input FIFO depth of the card models (flits).
+const FIFO_DEPTH: usize = 8;
 
 struct Run {
     card: SharedCard,
@@ -108,7 +107,8 @@ impl Run {
                 self.queues[i].drain(..n);
             }
             for p in ep.recv_batch(32).unwrap() {
-                deliver(&mut self.sb, self.ids[i], p, now);
+                self.sb
+                    .on_deliver(&Delivered::from_host(self.ids[i], p, now));
             }
         }
         self.eps[0].device().advance_time(POLL).unwrap();
@@ -158,17 +158,6 @@ impl Run {
     }
 }
 
-fn deliver(sb: &mut Scoreboard, node: NodeId, p: Received, cycle: u64) {
-    sb.on_deliver(&Delivered {
-        node,
-        cut: false,
-        header: Ok(p.header),
-        payload: p.payload,
-        head_cycle: cycle,
-        tail_cycle: cycle,
-    });
-}
-
 #[test]
 fn packets_cut_by_a_failed_link_complete_as_link_cut_and_the_rest_arrive_intact() {
     let g = MeshGeometry::new(4, 4).unwrap();
@@ -212,7 +201,7 @@ fn packets_cut_by_a_failed_link_complete_as_link_cut_and_the_rest_arrive_intact(
         // was on the cut wire.
         assert!(cut <= lost, "{what}: {cut} cut completions, {lost} lost");
         assert!(
-            lost - cut <= UNSEEN_PER_CUT,
+            lost - cut <= unseen_per_cut(FIFO_DEPTH),
             "{what}: {lost} lost, only {cut} reported cut"
         );
         // The drop counters agree with the completions.

@@ -52,14 +52,7 @@ fn packet(
 }
 
 fn deliver(sb: &mut Scoreboard, node: NodeId, p: replimesh_driver::Received, cycle: u64) {
-    sb.on_deliver(&Delivered {
-        node,
-        cut: false,
-        header: Ok(p.header),
-        payload: p.payload,
-        head_cycle: cycle,
-        tail_cycle: cycle,
-    });
+    sb.on_deliver(&Delivered::from_host(node, p, cycle));
 }
 
 /// Sends `queues[i]` from node i, receiving everywhere, until all arrive.

@@ -7,7 +7,23 @@
 
 use replimesh_hdl::{generate_card_verilog, generate_mesh_verilog, FabricParams};
 use replimesh_spec::MeshGeometry;
+use std::path::Path;
 use std::process::Command;
+
+/// `verilator --lint-only -Wall` passes on `file` (top module `top`).
+fn assert_lints_clean(file: &Path) {
+    let out = Command::new("verilator")
+        .args(["--lint-only", "-Wall", "--top-module", "top"])
+        .arg(file)
+        .output()
+        .expect("verilator on PATH (scripts/ensure-tools.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 #[test]
 fn generated_verilog_lints_clean() {
@@ -22,17 +38,7 @@ fn generated_verilog_lints_clean() {
         };
         let file = dir.join(format!("mesh_{w}x{h}_w{flit_bits}.v"));
         std::fs::write(&file, generate_mesh_verilog(&p)).unwrap();
-        let out = Command::new("verilator")
-            .args(["--lint-only", "-Wall", "--top-module", "top"])
-            .arg(&file)
-            .output()
-            .expect("verilator on PATH (scripts/ensure-tools.sh installs it)");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_lints_clean(&file);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -53,17 +59,7 @@ fn generated_router_alone_lints_clean() {
             };
             let file = dir.join(format!("router_{w}x{h}_w{flit_bits}_mc{multicast}.v"));
             std::fs::write(&file, replimesh_hdl::generate_router_verilog(&p)).unwrap();
-            let out = Command::new("verilator")
-                .args(["--lint-only", "-Wall", "--top-module", "top"])
-                .arg(&file)
-                .output()
-                .expect("verilator on PATH (scripts/ensure-tools.sh installs it)");
-            assert!(
-                out.status.success(),
-                "{}: {}",
-                file.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_lints_clean(&file);
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -82,17 +78,7 @@ fn generated_card_verilog_lints_clean() {
             generate_card_verilog(MeshGeometry::new(w, h).unwrap(), 8),
         )
         .unwrap();
-        let out = Command::new("verilator")
-            .args(["--lint-only", "-Wall", "--top-module", "top"])
-            .arg(&file)
-            .output()
-            .expect("verilator on PATH (scripts/ensure-tools.sh installs it)");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_lints_clean(&file);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -138,16 +124,7 @@ fn endpoint_blocks_lint_clean_alone() {
     for (name, v) in blocks {
         let file = dir.join(format!("{name}.v"));
         std::fs::write(&file, v).unwrap();
-        let out = Command::new("verilator")
-            .args(["--lint-only", "-Wall", "--top-module", "top"])
-            .arg(&file)
-            .output()
-            .expect("verilator on PATH");
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_lints_clean(&file);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

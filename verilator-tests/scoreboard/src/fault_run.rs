@@ -18,6 +18,14 @@ use std::collections::HashMap;
 /// one configuration write per changed entry).
 pub const ABSORB_CYCLES: u64 = 600;
 
+/// Packets a cut link may swallow with no counter seeing them: those wholly
+/// on its wires before the senders noticed, at most each sender's credits
+/// (one input FIFO of `fifo_depth` flits) per direction, in packets of at
+/// least two flits.
+pub const fn unseen_per_cut(fifo_depth: usize) -> usize {
+    2 * fifo_depth / 2
+}
+
 /// What went wrong in a fault run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -163,8 +171,7 @@ impl FaultRun {
         self.faults
             .set_link_down(node, port)
             .map_err(|e| FaultRunError::Tables(e.to_string()))?;
-        // Both directions; packets are at least two flits.
-        self.unseen_bound += 2 * self.f.fifo_depth() / 2;
+        self.unseen_bound += unseen_per_cut(self.f.fifo_depth());
         Ok(())
     }
 

@@ -146,6 +146,22 @@ pub struct Delivered {
     pub cut: bool,
 }
 
+impl Delivered {
+    /// A packet a node's runtime took from its RX ring (the endpoint hands
+    /// over only whole, uncut packets; it sees no flit timing, so both
+    /// cycles are `cycle`).
+    pub fn from_host(node: NodeId, p: replimesh_driver::Received, cycle: u64) -> Delivered {
+        Delivered {
+            node,
+            header: Ok(p.header),
+            payload: p.payload,
+            head_cycle: cycle,
+            tail_cycle: cycle,
+            cut: false,
+        }
+    }
+}
+
 /// Per-router counters, read over the configuration bus.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RouterCounters {
