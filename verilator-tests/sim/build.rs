@@ -103,8 +103,7 @@ fn main() {
             .concat(),
     };
     let cache = model_cache(&out, trace);
-    let mut libs = Vec::new();
-    for v in &variants {
+    let meshes = variants.iter().map(|v| {
         let name = v.name();
         let verilog = generate_mesh_verilog(&FabricParams {
             geometry: v.geometry,
@@ -113,28 +112,20 @@ fn main() {
             multicast: true,
         });
         let shim = shim_source(v, &name, trace);
-        libs.push(build_model(
-            &verilator.bin,
-            &common,
-            &cache,
-            &name,
-            &verilog,
-            &shim,
-        ));
-    }
-    for g in &cards {
+        (name, verilog, shim)
+    });
+    let card_models = cards.iter().map(|g| {
         let name = format!("card_{}x{}", g.width(), g.height());
         let verilog = generate_card_verilog(*g, FIFO_DEPTH);
         let shim = card_shim_source(*g, &name, trace);
-        libs.push(build_model(
-            &verilator.bin,
-            &common,
-            &cache,
-            &name,
-            &verilog,
-            &shim,
-        ));
-    }
+        (name, verilog, shim)
+    });
+    let mut libs: Vec<_> = meshes
+        .chain(card_models)
+        .map(|(name, verilog, shim)| {
+            build_model(&verilator.bin, &common, &cache, &name, &verilog, &shim)
+        })
+        .collect();
     // The runtime last: the models' libraries need its symbols.
     libs.push(build_runtime(&common, &cache));
     for (dir, lib) in &libs {
@@ -273,11 +264,30 @@ impl ModelCommon {
     }
 }
 
-/// Returns the library's folder and name when its stamp still matches.
-fn cached(dir: &Path, lib: &str, stamp: &str) -> Option<(PathBuf, String)> {
+/// The static library `lib` in `dir`, stamped `stamp`: the cached one when
+/// its stamp matches, else built afresh in an emptied `dir` from the files
+/// `fill` adds (Verilator's file set changes with the design, so nothing
+/// old is kept).
+fn cached_library(
+    common: &ModelCommon,
+    dir: PathBuf,
+    lib: String,
+    stamp: &str,
+    fill: impl FnOnce(&Path, &mut cc::Build),
+) -> (PathBuf, String) {
     let fresh = std::fs::read_to_string(dir.join("stamp")).is_ok_and(|s| s == stamp)
         && dir.join(format!("lib{lib}.a")).exists();
-    fresh.then(|| (dir.to_path_buf(), lib.to_string()))
+    if fresh {
+        return (dir, lib);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut build = common.cc();
+    build.out_dir(&dir);
+    fill(&dir, &mut build);
+    build.compile(&lib);
+    std::fs::write(dir.join("stamp"), stamp).unwrap();
+    (dir, lib)
 }
 
 /// Verilates one model and compiles it with its shim, unless the cached
@@ -290,52 +300,40 @@ fn build_model(
     verilog: &str,
     shim: &str,
 ) -> (PathBuf, String) {
-    let dir = out.join(name);
-    let lib = format!("replimesh_{name}");
     let stamp = common.stamp(&[name, verilog, shim, &verilator_flags().join(" ")]);
-    if let Some(hit) = cached(&dir, &lib, &stamp) {
-        return hit;
-    }
-    // Verilator's file set changes with the design: start clean.
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let vfile = dir.join(format!("{name}.v"));
-    std::fs::write(&vfile, verilog).unwrap();
-    run_verilator(bin, &vfile, &dir, name, common.trace);
-    std::fs::write(dir.join(format!("{name}_shim.cpp")), shim).unwrap();
-    let mut build = common.cc();
-    build.include(&dir).out_dir(&dir);
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.extension().is_some_and(|e| e == "cpp") {
-            build.file(p);
+    let lib = format!("replimesh_{name}");
+    cached_library(common, out.join(name), lib, &stamp, |dir, build| {
+        let vfile = dir.join(format!("{name}.v"));
+        std::fs::write(&vfile, verilog).unwrap();
+        run_verilator(bin, &vfile, dir, name, common.trace);
+        std::fs::write(dir.join(format!("{name}_shim.cpp")), shim).unwrap();
+        build.include(dir);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "cpp") {
+                build.file(p);
+            }
         }
-    }
-    build.compile(&lib);
-    std::fs::write(dir.join("stamp"), &stamp).unwrap();
-    (dir, lib)
+    })
 }
 
 /// Verilator's own runtime, shared by every model.
 fn build_runtime(common: &ModelCommon, out: &Path) -> (PathBuf, String) {
-    let dir = out.join("verilated_runtime");
-    let lib = "replimesh_verilated".to_string();
     let stamp = common.stamp(&["runtime"]);
-    if let Some(hit) = cached(&dir, &lib, &stamp) {
-        return hit;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut build = common.cc();
-    build.out_dir(&dir);
-    build.file(common.include.join("verilated.cpp"));
-    build.file(common.include.join("verilated_threads.cpp"));
-    if common.trace {
-        build.file(common.include.join("verilated_vcd_c.cpp"));
-    }
-    build.compile(&lib);
-    std::fs::write(dir.join("stamp"), &stamp).unwrap();
-    (dir, lib)
+    let dir = out.join("verilated_runtime");
+    cached_library(
+        common,
+        dir,
+        "replimesh_verilated".into(),
+        &stamp,
+        |_, build| {
+            build.file(common.include.join("verilated.cpp"));
+            build.file(common.include.join("verilated_threads.cpp"));
+            if common.trace {
+                build.file(common.include.join("verilated_vcd_c.cpp"));
+            }
+        },
+    )
 }
 
 fn verilator_version(bin: &Path) -> String {
