@@ -27,26 +27,26 @@ use replimesh_spec::{MeshGeometry, NodeId};
 use serde::Serialize;
 use std::time::Instant;
 
-#[derive(Serialize)]
-struct Latency {
-    one_hop: u64,
-    farthest_pair: u64,
-    farthest_hops: u32,
+#[derive(Serialize, Clone)]
+pub struct Latency {
+    pub one_hop: u64,
+    pub farthest_pair: u64,
+    pub farthest_hops: u32,
 }
 
-#[derive(Serialize)]
-struct HostBench {
-    mesh: String,
-    payload_flits: usize,
-    packet_bytes: usize,
-    host_to_host_latency_cycles: Latency,
-    packets_per_node_per_kcycle: f64,
-    doorbells_per_packet: f64,
-    doorbells_per_packet_unbatched: f64,
-    measured_cycles: u64,
-    delivered_packets: u64,
-    lost_packets: usize,
-    sim_cycles_per_second: f64,
+#[derive(Serialize, Clone)]
+pub struct HostBench {
+    pub mesh: String,
+    pub payload_flits: usize,
+    pub packet_bytes: usize,
+    pub host_to_host_latency_cycles: Latency,
+    pub packets_per_node_per_kcycle: f64,
+    pub doorbells_per_packet: f64,
+    pub doorbells_per_packet_unbatched: f64,
+    pub measured_cycles: u64,
+    pub delivered_packets: u64,
+    pub lost_packets: usize,
+    pub sim_cycles_per_second: f64,
 }
 
 const CFG: EndpointConfig = EndpointConfig {
@@ -176,6 +176,21 @@ pub fn host(
     measure_cycles: u64,
     seed: u64,
 ) -> Result<()> {
+    let out = measure(mesh, payload_flits, measure_cycles, seed)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    if out.lost_packets != 0 {
+        bail!("{} packets lost or damaged", out.lost_packets);
+    }
+    Ok(())
+}
+
+/// Runs the host-interface benchmark.
+pub fn measure(
+    mesh: MeshGeometry,
+    payload_flits: usize,
+    measure_cycles: u64,
+    seed: u64,
+) -> Result<HostBench> {
     if !(1..=30).contains(&payload_flits) {
         bail!("payload of {payload_flits} flits: use 1..=30 (256-byte packets at most)");
     }
@@ -214,9 +229,5 @@ pub fn host(
         lost_packets: batched.lost + single.lost,
         sim_cycles_per_second: cycles as f64 / wall.elapsed().as_secs_f64(),
     };
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    if out.lost_packets != 0 {
-        bail!("{} packets lost or damaged", out.lost_packets);
-    }
-    Ok(())
+    Ok(out)
 }

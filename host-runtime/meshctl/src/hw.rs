@@ -19,7 +19,23 @@ pub struct ReportArgs {
     pub manifest: Option<PathBuf>,
 }
 
+/// `hw report`: prints what [`report_value`] returns.
 pub fn report(args: ReportArgs) -> Result<()> {
+    let out = report_value(args)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// Whether the open flow's tools are on PATH (or in ~/.local/bin), as
+/// `hw report` finds them; the error names the first one missing.
+pub fn tools_present() -> Result<()> {
+    Tools::find()?;
+    Ok(())
+}
+
+/// Builds each design, updates the manifest when asked, and returns the
+/// report `hw report --json` prints.
+pub fn report_value(args: ReportArgs) -> Result<serde_json::Value> {
     let designs = if args.designs.is_empty() {
         all_designs()
     } else {
@@ -59,8 +75,7 @@ pub fn report(args: ReportArgs) -> Result<()> {
         "designs": reports,
         "area_per_router": area_per_router(&reports),
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    Ok(out)
 }
 
 /// Writes mesh.v and mesh_card.v for the Vivado build.

@@ -13,6 +13,8 @@
 //! meshctl rules --node 0 [--json]
 //! meshctl quarantine --node 3 [--json]
 //! meshctl bench discovery --mesh 4x4 --json
+//! meshctl bench all --out DIR [--quick]
+//! meshctl bench report --in docs/bench --out docs/performance.md
 //! ```
 
 mod bench;
@@ -22,8 +24,11 @@ mod demo;
 mod dump;
 mod hw;
 mod multicast;
+mod plots;
+mod report;
 mod reroute;
 mod services;
+mod suite;
 
 use clap::{Parser, Subcommand};
 use replimesh_spec::MeshGeometry;
@@ -124,15 +129,51 @@ enum BenchCmd {
         /// Flits per packet, header included (>= 1 with 64-bit flits).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
         packet_flits: u32,
-        /// Cycles measured per load point.
+        /// Cycles per sample window (warm-up and measured windows alike; a
+        /// load point runs windows until its averages converge).
         #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
         measure_cycles: u64,
+        /// Measured windows per load point at most.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        max_windows: u32,
+        /// Convergence tolerance: relative change of the running averages between windows.
+        #[arg(long, default_value_t = 0.05)]
+        tolerance: f64,
         /// RNG seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// JSON output (the only format; accepted for symmetry).
         #[arg(long)]
         json: bool,
+    },
+    /// Every benchmark: one JSON file each, index.json and SVG plots in DIR.
+    All {
+        /// Output folder (created).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// About two minutes: few load points, short windows, 2x2 and 4x4
+        /// only, a few reroute cuts, no hardware flow; every file still written.
+        #[arg(long)]
+        quick: bool,
+        /// Hardware designs for `hw report` when its tools are found (repeatable).
+        #[arg(long = "hw-design", default_value = "router-w64")]
+        hw_designs: Vec<String>,
+        /// Leave out `hw report` even when its tools are found.
+        #[arg(long)]
+        no_hw: bool,
+    },
+    /// Renders docs/performance.md's generated sections from a `bench all` folder.
+    Report {
+        /// Folder `bench all` wrote.
+        #[arg(long = "in")]
+        input: std::path::PathBuf,
+        /// Markdown file whose generated sections are replaced (written from
+        /// scratch with every section when it does not exist).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Redraw the folder's SVG plots from its JSON first.
+        #[arg(long)]
+        plots: bool,
     },
     /// In-network broadcast and multicast against unicast repetition.
     Multicast {
@@ -167,6 +208,9 @@ enum BenchCmd {
         /// Mesh size WxH (a mesh model must be built for it).
         #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
         mesh: MeshGeometry,
+        /// Cut only this many links, spread evenly over the link list (default: every link).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        cuts: Option<u64>,
         /// JSON output (the only format; accepted for symmetry).
         #[arg(long)]
         json: bool,
@@ -227,10 +271,34 @@ fn main() {
                     pattern,
                     packet_flits,
                     measure_cycles,
+                    max_windows,
+                    tolerance,
                     seed,
                     json: _,
                 },
-        } => bench::noc(mesh, pattern, packet_flits as usize, measure_cycles, seed),
+        } => bench::noc(&bench::NocOptions {
+            window_cycles: measure_cycles,
+            max_windows,
+            tolerance,
+            seed,
+            ..bench::NocOptions::new(mesh, pattern, packet_flits as usize)
+        }),
+        Cmd::Bench {
+            what:
+                BenchCmd::All {
+                    out,
+                    quick,
+                    hw_designs,
+                    no_hw,
+                },
+        } => suite::run(&suite::SuiteOptions {
+            out,
+            quick,
+            hw_designs: if no_hw { vec![] } else { hw_designs },
+        }),
+        Cmd::Bench {
+            what: BenchCmd::Report { input, out, plots },
+        } => report::run(&input, &out, plots),
         Cmd::Dump { mesh, node } => dump::dump(mesh, node),
         Cmd::Routes { node, json } => services::tables("routes", Some(node), json),
         Cmd::Services { node, json } => services::tables("services", node, json),
@@ -240,8 +308,13 @@ fn main() {
             what: BenchCmd::Discovery { mesh, json: _ },
         } => services::bench(mesh),
         Cmd::Bench {
-            what: BenchCmd::Reroute { mesh, json: _ },
-        } => reroute::run(mesh),
+            what:
+                BenchCmd::Reroute {
+                    mesh,
+                    cuts,
+                    json: _,
+                },
+        } => reroute::run(mesh, cuts.map(|c| c as usize)),
         Cmd::Hw { what } => hw::run(what),
         Cmd::Card { what } => card::run(what),
         Cmd::Bench {

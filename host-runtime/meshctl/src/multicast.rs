@@ -20,31 +20,31 @@ use replimesh_sim::Fabric;
 use replimesh_spec::{GroupId, MeshGeometry, NodeId, Scope};
 use serde::Serialize;
 
-#[derive(Serialize)]
-struct Comparison {
-    members: usize,
-    member_ids: Vec<u8>,
-    innetwork_cycles: u64,
-    unicast_cycles: u64,
-    speedup: f64,
-    innetwork_link_flits: u64,
-    unicast_link_flits: u64,
-    copies_delivered: u64,
+#[derive(Serialize, Clone)]
+pub struct Comparison {
+    pub members: usize,
+    pub member_ids: Vec<u8>,
+    pub innetwork_cycles: u64,
+    pub unicast_cycles: u64,
+    pub speedup: f64,
+    pub innetwork_link_flits: u64,
+    pub unicast_link_flits: u64,
+    pub copies_delivered: u64,
 }
 
-#[derive(Serialize)]
-struct MulticastBench {
-    mesh: String,
-    flit_bits: u32,
-    packet_flits: usize,
-    source: u8,
-    innetwork_cycles: u64,
-    unicast_cycles: u64,
-    speedup: f64,
-    innetwork_link_flits: u64,
-    unicast_link_flits: u64,
-    copies_delivered: u64,
-    group_sizes: Vec<Comparison>,
+#[derive(Serialize, Clone)]
+pub struct MulticastBench {
+    pub mesh: String,
+    pub flit_bits: u32,
+    pub packet_flits: usize,
+    pub source: u8,
+    pub innetwork_cycles: u64,
+    pub unicast_cycles: u64,
+    pub speedup: f64,
+    pub innetwork_link_flits: u64,
+    pub unicast_link_flits: u64,
+    pub copies_delivered: u64,
+    pub group_sizes: Vec<Comparison>,
 }
 
 struct Run {
@@ -143,8 +143,21 @@ fn compare(
     })
 }
 
-/// Runs the comparison for a whole-mesh broadcast and a group-size sweep.
+/// Runs the comparison for a whole-mesh broadcast and a group-size sweep and
+/// prints the JSON.
 pub fn run(mesh: MeshGeometry, source: usize, packet_flits: usize, seed: u64) -> Result<()> {
+    let out = measure(mesh, source, packet_flits, seed)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// Runs the comparison for a whole-mesh broadcast and a group-size sweep.
+pub fn measure(
+    mesh: MeshGeometry,
+    source: usize,
+    packet_flits: usize,
+    seed: u64,
+) -> Result<MulticastBench> {
     let flit_bits = 64;
     if source >= mesh.nodes() as usize {
         bail!(
@@ -188,6 +201,5 @@ pub fn run(mesh: MeshGeometry, source: usize, packet_flits: usize, seed: u64) ->
         copies_delivered: all.copies_delivered,
         group_sizes: sweep,
     };
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    Ok(out)
 }

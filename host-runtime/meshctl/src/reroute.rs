@@ -14,44 +14,49 @@ const LOAD: f64 = 0.06;
 /// Payload flits per packet in the cut sweep: 1 to this.
 const MAX_PAYLOAD: usize = 6;
 
-#[derive(Serialize)]
-struct Cut {
-    node: u8,
-    port: char,
-    recovery_cycles: Option<u64>,
-    lost: usize,
-    drained: bool,
+#[derive(Serialize, Clone)]
+pub struct Cut {
+    pub node: u8,
+    pub port: char,
+    pub recovery_cycles: Option<u64>,
+    pub lost: usize,
+    pub drained: bool,
 }
 
-#[derive(Serialize)]
-struct RerouteBench {
-    mesh: String,
-    cuts_tried: usize,
+#[derive(Serialize, Clone)]
+pub struct RerouteBench {
+    pub mesh: String,
+    pub cuts_tried: usize,
+    /// Links the mesh has (`cuts_tried` is fewer with `--cuts`).
+    pub links_in_mesh: usize,
     /// Cut to the first packet, queued after the cut, whose route before the
     /// cut crossed the cut link, delivered (on its new path).
-    recovery_cycles_max: u64,
-    recovery_cycles_p50: u64,
+    pub recovery_cycles_max: u64,
+    pub recovery_cycles_p50: u64,
     /// Packets lost per cut: on the cut link, or swallowed by it.
-    lost_in_flight_max: usize,
+    pub lost_in_flight_max: usize,
     /// Runs that did not drain.
-    deadlocks: usize,
+    pub deadlocks: usize,
+    /// Cuts after which no packet whose old route crossed the link was seen
+    /// (no `recovery_cycles`; they are not in the max and p50).
+    pub recovery_unmeasured: usize,
     /// Accepted flits per node per cycle, uniform 1-flit packets, every node
     /// offering one packet per cycle.
-    saturation_all_up: f64,
-    saturation_one_link_down: f64,
-    method: Method,
-    cuts: Vec<Cut>,
+    pub saturation_all_up: f64,
+    pub saturation_one_link_down: f64,
+    pub method: Method,
+    pub cuts: Vec<Cut>,
 }
 
-#[derive(Serialize)]
-struct Method {
-    injection: &'static str,
-    load_packets_per_node_cycle: f64,
-    payload_flits: String,
-    warmup_cycles: u64,
-    after_cut_cycles: u64,
-    tables: &'static str,
-    saturation_window_cycles: u64,
+#[derive(Serialize, Clone)]
+pub struct Method {
+    pub injection: &'static str,
+    pub load_packets_per_node_cycle: f64,
+    pub payload_flits: String,
+    pub warmup_cycles: u64,
+    pub after_cut_cycles: u64,
+    pub tables: &'static str,
+    pub saturation_window_cycles: u64,
 }
 
 /// Does the route from `src` to `dest` by the primaries of `tables` use the
@@ -136,24 +141,55 @@ fn saturation(g: MeshGeometry, cut: Option<(NodeId, PortDir)>, window: u64) -> R
     Ok(flits as f64 / (g.nodes() as f64 * window as f64))
 }
 
-/// Runs the sweep and prints the JSON.
-pub fn run(mesh: MeshGeometry) -> Result<()> {
-    let links = mesh_links(&mesh);
+/// Runs the sweep (every link, or `cuts` of them spread evenly over the
+/// link list) and prints the JSON.
+pub fn run(mesh: MeshGeometry, cuts: Option<usize>) -> Result<()> {
+    let out = measure(mesh, cuts, 3000, &mut |_| {})?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// The links a sweep of `cuts` cuts tries: every link, or `cuts` of them
+/// spread evenly over [`mesh_links`]'s order (both dimensions, edge and
+/// centre).
+pub fn chosen_links(mesh: &MeshGeometry, cuts: Option<usize>) -> Vec<(usize, NodeId, PortDir)> {
+    let links = mesh_links(mesh);
+    let n = links.len();
+    let want = cuts.unwrap_or(n).clamp(1, n.max(1));
+    (0..want)
+        .map(|i| i * n / want)
+        .map(|k| (k, links[k].0, links[k].1))
+        .collect()
+}
+
+/// Runs the sweep over [`chosen_links`], with saturation windows of
+/// `window` cycles; `progress` hears about each cut.
+pub fn measure(
+    mesh: MeshGeometry,
+    cuts: Option<usize>,
+    window: u64,
+    progress: &mut dyn FnMut(&str),
+) -> Result<RerouteBench> {
+    let chosen = chosen_links(&mesh, cuts);
+    let total_links = mesh_links(&mesh).len();
     let mut cuts = Vec::new();
-    for (k, (node, port)) in links.iter().enumerate() {
-        cuts.push(one_cut(mesh, k, *node, *port)?);
+    for (i, (k, node, port)) in chosen.iter().enumerate() {
+        progress(&format!("cut {}/{}", i + 1, chosen.len()));
+        cuts.push(one_cut(mesh, *k, *node, *port)?);
     }
     let mut rec: Vec<u64> = cuts.iter().filter_map(|c| c.recovery_cycles).collect();
     rec.sort_unstable();
-    let window = 3000;
+    progress("saturation");
     let centre = mesh.node_id(mesh.width() / 2 - 1, mesh.height() / 2 - 1);
     let out = RerouteBench {
         mesh: format!("{}x{}", mesh.width(), mesh.height()),
         cuts_tried: cuts.len(),
+        links_in_mesh: total_links,
         recovery_cycles_max: rec.last().copied().unwrap_or(0),
         recovery_cycles_p50: rec.get(rec.len() / 2).copied().unwrap_or(0),
         lost_in_flight_max: cuts.iter().map(|c| c.lost).max().unwrap_or(0),
         deadlocks: cuts.iter().filter(|c| !c.drained).count(),
+        recovery_unmeasured: cuts.iter().filter(|c| c.recovery_cycles.is_none()).count(),
         saturation_all_up: saturation(mesh, None, window)?,
         saturation_one_link_down: saturation(mesh, Some((centre, PortDir::E)), window)?,
         method: Method {
@@ -167,6 +203,5 @@ pub fn run(mesh: MeshGeometry) -> Result<()> {
         },
         cuts,
     };
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    Ok(out)
 }

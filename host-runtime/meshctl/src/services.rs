@@ -506,10 +506,16 @@ pub fn tables(what: &str, node: Option<usize>, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// `meshctl bench discovery`: search cycles in the smallest and the whole
-/// scope, discovery messages of the expanding search against one whole-mesh
-/// broadcast, and fail-over time.
+/// `meshctl bench discovery`: prints what [`bench_measure`] measured.
 pub fn bench(mesh: MeshGeometry) -> Result<()> {
+    let out = bench_measure(mesh)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// Search cycles in the smallest and the whole scope, discovery messages of
+/// the expanding search against one whole-mesh broadcast, and fail-over time.
+pub fn bench_measure(mesh: MeshGeometry) -> Result<serde_json::Value> {
     ensure!(
         mesh.width() == 4 && mesh.height() == 4,
         "the discovery bench runs on the 4x4 card"
@@ -592,8 +598,7 @@ pub fn bench(mesh: MeshGeometry) -> Result<()> {
         "messages_counted": "discovery requests delivered to endpoints + answers sent (each counted once per endpoint)",
         "window_cycles": 24,
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    Ok(out)
 }
 
 /// Reads and checks a search policy file.
