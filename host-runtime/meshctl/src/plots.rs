@@ -186,7 +186,7 @@ fn latency(dir: &Path, mesh: &str, flits: usize, runs: &[(&str, Value)]) -> Resu
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font((FONT, 14))

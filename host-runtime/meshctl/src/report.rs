@@ -231,10 +231,14 @@ impl Ctx<'_> {
     fn run(&self) -> Result<String> {
         let i = self.index;
         let mut s = String::new();
+        let window = num(i, "noc_window_cycles")?;
         let kind = if i["quick"].as_bool() == Some(true) {
-            "quick run (`--quick`: few load points, 500-cycle windows, 2×2 and 4×4 only, 4 reroute cuts)"
+            format!("a quick run: few load points, {window}-cycle windows, 2×2 and 4×4 only, a few reroute cuts")
         } else {
-            "full run"
+            format!(
+                "the full run: noc windows of {window} cycles ({} on 8×8)",
+                num(i, "noc_window_cycles_large")?
+            )
         };
         let load = |k: &str| i[k].as_f64().map_or("?".into(), |x| f(x, 2));
         let _ = writeln!(
@@ -453,7 +457,8 @@ impl Ctx<'_> {
         );
         let _ = writeln!(
             s,
-            "| same data as unicasts: `unicast_cycles` | {} | |",
+            "| same data as {} unicasts: `unicast_cycles` | {} | |",
+            num(&v, "copies_delivered")?,
             num(&v, "unicast_cycles")?
         );
         let _ = writeln!(
@@ -589,34 +594,19 @@ impl Ctx<'_> {
             num(&v, "packet_bytes")?,
             num(&v, "measured_cycles")?
         );
-        s.push_str("| figure | value |\n|---|---|\n");
-        let _ = writeln!(
-            s,
-            "| `host_to_host_latency_cycles.one_hop` | {} |",
-            num(l, "one_hop")?
-        );
-        let _ = writeln!(
-            s,
-            "| `host_to_host_latency_cycles.farthest_pair` ({} hops) | {} |",
+        let (one, far, hops) = (
+            num(l, "one_hop")?,
+            num(l, "farthest_pair")?,
             num(l, "farthest_hops")?,
-            num(l, "farthest_pair")?
         );
-        let _ = writeln!(
-            s,
-            "| `packets_per_node_per_kcycle` | {} |",
-            f(num(&v, "packets_per_node_per_kcycle")?, 1)
-        );
-        let _ = writeln!(
-            s,
-            "| `doorbells_per_packet` | {} |",
-            f(num(&v, "doorbells_per_packet")?, 2)
-        );
-        let _ = writeln!(
-            s,
-            "| `doorbells_per_packet_unbatched` | {} |",
-            f(num(&v, "doorbells_per_packet_unbatched")?, 2)
-        );
-        let _ = writeln!(s, "| lost packets | {} |", num(&v, "lost_packets")?);
+        let rate = num(&v, "packets_per_node_per_kcycle")?;
+        s.push_str("| figure | value | meaning |\n|---|---|---|\n");
+        let _ = writeln!(s, "| `host_to_host_latency_cycles.one_hop` | {one} | TX producer doorbell written → destination's RX descriptor complete and its producer mirror updated in host memory, neighbours (17 before issue 6: the service unit and its TX FIFO add 2 cycles) |");
+        let _ = writeln!(s, "| `host_to_host_latency_cycles.farthest_pair` | {far} | the same, node (0,0) → the far corner, {hops} hops ({} cycles more for {} more hops) |", far - one, hops - 1.0);
+        let _ = writeln!(s, "| `packets_per_node_per_kcycle` | {} | uniform random destinations at saturation, batched doorbells (a packet per ~{:.0} cycles per node) |", f(rate, 1), if rate > 0.0 { 1000.0 / rate } else { 0.0 });
+        let _ = writeln!(s, "| `doorbells_per_packet` | {} | TX producer + RX consumer MMIO writes per delivered packet, batches of up to 16 sends and 64 receives |", f(num(&v, "doorbells_per_packet")?, 2));
+        let _ = writeln!(s, "| `doorbells_per_packet_unbatched` | {} | one packet per TX doorbell (receives still batched per poll) |", f(num(&v, "doorbells_per_packet_unbatched")?, 2));
+        let _ = writeln!(s, "| lost packets | {} | scoreboard over both runs (exactly once, right payload, in order per pair) |", num(&v, "lost_packets")?);
         Ok(s)
     }
 
