@@ -137,7 +137,7 @@ enum BenchCmd {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
         max_windows: u32,
         /// Convergence tolerance: relative change of the running averages between windows.
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = 0.05, value_parser = parse_tolerance)]
         tolerance: f64,
         /// RNG seed.
         #[arg(long, default_value_t = 1)]
@@ -233,6 +233,16 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A relative tolerance in (0, 1).
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t > 0.0 && t < 1.0 => Ok(t),
+        _ => Err(format!(
+            "tolerance '{s}': use a fraction between 0 and 1, e.g. 0.05"
+        )),
+    }
 }
 
 fn main() {

@@ -2,10 +2,11 @@
 //! process, one JSON file each, `index.json` listing them (and what was
 //! skipped and why), and the SVG plots `bench report` embeds.
 //!
-//! The full run takes about 25 minutes on the 2-core development machine
-//! (most of it the 8x8 sweeps, whose model runs ~1 000 cycles/s there);
-//! `--quick` about two minutes, with the same files (8x8 and the hardware
-//! flow excepted: listed as skipped) and the same JSON shape.
+//! The full run took 17 minutes on the shared 2-core development machine
+//! (the 8x8 sweeps, whose model runs ~1 000 cycles/s there, and the router's
+//! place and route, 4 minutes, are most of it); `--quick` about 30 seconds,
+//! with the same files (8x8 and the hardware flow excepted: listed as
+//! skipped) and the same JSON shape.
 
 use crate::bench::{self, NocBench, NocOptions};
 use crate::{bench_host, hw, multicast, plots, reroute, services};
@@ -329,7 +330,7 @@ pub fn run(opts: &SuiteOptions) -> Result<()> {
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}")
             .expect("template")
             .progress_chars("=> "),
     );

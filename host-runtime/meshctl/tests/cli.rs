@@ -92,6 +92,12 @@ fn bad_arguments_get_one_clear_line() {
             1,
             "reading the search policy",
         ),
+        (
+            &["bench", "noc", "--tolerance", "5"][..],
+            2,
+            "a fraction between 0 and 1",
+        ),
+        (&["bench", "report", "--out", "x.md"][..], 2, "--in"),
     ] {
         let out = meshctl(args);
         let err = String::from_utf8_lossy(&out.stderr);
