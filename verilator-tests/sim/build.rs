@@ -36,7 +36,49 @@ const DEFAULT_CARDS: &str = "2x2,4x4";
 const FIFO_DEPTH: usize = 8;
 /// Bump to invalidate every cached model (a change to how models are built
 /// that the stamp's inputs do not show).
-const CACHE_EPOCH: u32 = 1;
+const CACHE_EPOCH: u32 = 2;
+/// Models of at least this many nodes are verilated hierarchically (see
+/// [`Layout`]); smaller ones build flat in under a minute and run faster so.
+const HIER_MIN_NODES: u32 = 16;
+
+/// How a model's C++ is laid out.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+enum Layout {
+    /// One flattened model: every router's logic is its own code. Fastest to
+    /// run, but the C++ grows with the node count (an 8x8 mesh is over
+    /// 100 MB of objects, most of the test build).
+    Flat,
+    /// The router (and on a card the endpoint) verilated once as a
+    /// hierarchical block that every instance shares: the C++ stays the size
+    /// of one router and compiles in a fraction of the time, at about a
+    /// quarter less simulation speed (docs/performance.md, "Build time").
+    /// Verilator 5.006's hierarchical wrappers cannot carry rust-hdl's `$`
+    /// in port names, so these models see the Verilog with `$` spelled
+    /// `_D_` inside identifiers: the same design, renamed.
+    Hier,
+}
+
+impl Layout {
+    /// How Verilator spells a rust-hdl name's `$` in this layout's C++.
+    fn dollar(self) -> &'static str {
+        match self {
+            Layout::Flat => "__024",
+            Layout::Hier => "_D_",
+        }
+    }
+}
+
+/// One model to build: its Verilog, shim, layout and (for `Hier`) the
+/// modules verilated as blocks, with the unique names they get (a block's
+/// C++ symbols carry its module name, and several models link into one
+/// binary).
+struct Model<'a> {
+    name: &'a str,
+    verilog: &'a str,
+    shim: &'a str,
+    layout: Layout,
+    blocks: &'a [(String, String)],
+}
 
 struct Variant {
     geometry: MeshGeometry,
@@ -103,6 +145,14 @@ fn main() {
             .concat(),
     };
     let cache = model_cache(&out, trace);
+    let flat_only = flat_models_asked();
+    let layout = |g: MeshGeometry| {
+        if trace || flat_only || g.nodes() < HIER_MIN_NODES {
+            Layout::Flat
+        } else {
+            Layout::Hier
+        }
+    };
     let meshes = variants.iter().map(|v| {
         let name = v.name();
         let verilog = generate_mesh_verilog(&FabricParams {
@@ -111,19 +161,33 @@ fn main() {
             fifo_depth: FIFO_DEPTH,
             multicast: true,
         });
-        let shim = shim_source(v, &name, trace);
-        (name, verilog, shim)
+        let layout = layout(v.geometry);
+        let shim = shim_source(v, &name, trace, layout);
+        let blocks = vec![("top$routers$0".to_string(), format!("{name}_router"))];
+        (name, verilog, shim, layout, blocks)
     });
     let card_models = cards.iter().map(|g| {
         let name = format!("card_{}x{}", g.width(), g.height());
         let verilog = generate_card_verilog(*g, FIFO_DEPTH);
-        let shim = card_shim_source(*g, &name, trace);
-        (name, verilog, shim)
+        let layout = layout(*g);
+        let shim = card_shim_source(*g, &name, trace, layout);
+        let blocks = vec![
+            ("top$mesh$routers$0".to_string(), format!("{name}_router")),
+            ("top$eps$0".to_string(), format!("{name}_endpoint")),
+        ];
+        (name, verilog, shim, layout, blocks)
     });
     let mut libs: Vec<_> = meshes
         .chain(card_models)
-        .map(|(name, verilog, shim)| {
-            build_model(&verilator.bin, &common, &cache, &name, &verilog, &shim)
+        .map(|(name, verilog, shim, layout, blocks)| {
+            let model = Model {
+                name: &name,
+                verilog: &verilog,
+                shim: &shim,
+                layout,
+                blocks: &blocks,
+            };
+            build_model(&verilator.bin, &common, &cache, &model)
         })
         .collect();
     // The runtime last: the models' libraries need its symbols.
@@ -292,29 +356,108 @@ fn cached_library(
 
 /// Verilates one model and compiles it with its shim, unless the cached
 /// library's stamp matches.
-fn build_model(
-    bin: &Path,
-    common: &ModelCommon,
-    out: &Path,
-    name: &str,
-    verilog: &str,
-    shim: &str,
-) -> (PathBuf, String) {
-    let stamp = common.stamp(&[name, verilog, shim, &verilator_flags().join(" ")]);
-    let lib = format!("replimesh_{name}");
+fn build_model(bin: &Path, common: &ModelCommon, out: &Path, m: &Model) -> (PathBuf, String) {
+    let layout = format!("{:?}", m.layout);
+    let stamp = common.stamp(&[
+        m.name,
+        m.verilog,
+        m.shim,
+        &verilator_flags().join(" "),
+        &layout,
+    ]);
+    let lib = format!("replimesh_{}", m.name);
+    let name = m.name;
     cached_library(common, out.join(name), lib, &stamp, |dir, build| {
         let vfile = dir.join(format!("{name}.v"));
-        std::fs::write(&vfile, verilog).unwrap();
-        run_verilator(bin, &vfile, dir, name, common.trace);
-        std::fs::write(dir.join(format!("{name}_shim.cpp")), shim).unwrap();
+        std::fs::write(dir.join(format!("{name}_shim.cpp")), m.shim).unwrap();
         build.include(dir);
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.extension().is_some_and(|e| e == "cpp") {
-                build.file(p);
+        match m.layout {
+            Layout::Flat => {
+                std::fs::write(&vfile, m.verilog).unwrap();
+                run_verilator(bin, &vfile, dir, name, common.trace);
+                for p in files_with_ext(dir, "cpp") {
+                    build.file(p);
+                }
+            }
+            Layout::Hier => {
+                std::fs::write(&vfile, hier_verilog(m.verilog, m.blocks)).unwrap();
+                run_verilator_hier(bin, &vfile, dir, name);
+                build.file(dir.join(format!("{name}_shim.cpp")));
+                // Verilator's make compiled the model and its blocks; their
+                // objects go into this model's one library.
+                let mut objs = files_with_ext(dir, "o");
+                for (_, block) in m.blocks {
+                    objs.extend(files_with_ext(&dir.join(format!("V{block}")), "o"));
+                }
+                for o in objs {
+                    build.object(o);
+                }
             }
         }
     })
+}
+
+/// The files in `dir` (not below) ending in `.ext`, sorted.
+fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == ext))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Is `c` part of a Verilog identifier as rust-hdl writes them?
+fn ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '$'
+}
+
+/// `verilog` with every whole identifier `from` replaced by `to`.
+fn replace_ident(verilog: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(verilog.len());
+    let mut rest = verilog;
+    while let Some(i) = rest.find(from) {
+        out.push_str(&rest[..i]);
+        let after = rest[i + from.len()..].chars().next();
+        let whole =
+            !out.chars().next_back().is_some_and(ident_char) && !after.is_some_and(ident_char);
+        out.push_str(if whole { to } else { from });
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The Verilog a hierarchical model is verilated from: each block module
+/// renamed to its unique name and marked `hier_block`, and `$` inside
+/// identifiers spelled `_D_` (see [`Layout::Hier`]). System tasks (`$…` at
+/// the start of a token) are left alone; rust-hdl never writes `_D_`, whose
+/// capital letter no Rust field name carries, so no names collide.
+fn hier_verilog(verilog: &str, blocks: &[(String, String)]) -> String {
+    let mut v = verilog.to_string();
+    for (module, unique) in blocks {
+        v = replace_ident(&v, module, unique);
+        let header = format!("module {unique}(");
+        let at = v
+            .find(&header)
+            .unwrap_or_else(|| panic!("block module {module} not in the Verilog"));
+        let end = at + v[at..].find(");").expect("module header ends") + 2;
+        v.insert_str(end, "\n/*verilator hier_block*/\n");
+    }
+    let mut out = String::with_capacity(v.len() + v.len() / 16);
+    let mut prev = ' ';
+    for c in v.chars() {
+        if c == '$' && (prev.is_ascii_alphanumeric() || prev == '_') {
+            out.push_str("_D_");
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
+    out
 }
 
 /// Verilator's own runtime, shared by every model.
@@ -329,6 +472,8 @@ fn build_runtime(common: &ModelCommon, out: &Path) -> (PathBuf, String) {
         |_, build| {
             build.file(common.include.join("verilated.cpp"));
             build.file(common.include.join("verilated_threads.cpp"));
+            // Hierarchical blocks talk to their parent through DPI calls.
+            build.file(common.include.join("verilated_dpi.cpp"));
             if common.trace {
                 build.file(common.include.join("verilated_vcd_c.cpp"));
             }
@@ -395,6 +540,47 @@ fn verilator_flags() -> Vec<&'static str> {
     ]
 }
 
+/// Verilates a hierarchical model and lets Verilator's make compile it and
+/// its blocks (each block is verilated on its own first; the flow is
+/// Verilator's, in `-Mdir dir`). Compiler flags as for `cc`'s builds.
+fn run_verilator_hier(bin: &Path, vfile: &Path, dir: &Path, name: &str) {
+    let jobs = std::env::var("NUM_JOBS").unwrap_or_else(|_| "2".into());
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
+    let mut cmd = Command::new(bin);
+    cmd.arg("--cc")
+        .arg(vfile)
+        .args(["--top-module", "top", "--prefix"])
+        .arg(format!("V{name}"))
+        .arg("-Mdir")
+        .arg(dir)
+        .args(verilator_flags())
+        // The parent sees each block as a box whose every output may follow
+        // every input, so neighbouring routers look like combinational
+        // loops (they are not: a router's outputs are all registered, and
+        // the flat 2x2 model and lint.rs check the same modules with every
+        // warning on).
+        .arg("-Wno-UNOPTFLAT")
+        .args(["--hierarchical", "--build", "-j", &jobs])
+        .args(["-CFLAGS", "-faligned-new -fcf-protection=none -w"])
+        .arg("-MAKEFLAGS")
+        .arg(format!(
+            "OPT_FAST=-O2 OPT_SLOW=-O2 OPT_GLOBAL=-O2 CXX={cxx}"
+        ));
+    let status = cmd.status().expect("running verilator");
+    assert!(
+        status.success(),
+        "verilator (hierarchical) failed on {}",
+        vfile.display()
+    );
+}
+
+/// `REPLIMESH_FLAT_MODELS=1`: build every model flat, for the fastest
+/// simulation (benchmarks) at the cost of the long C++ build.
+fn flat_models_asked() -> bool {
+    println!("cargo:rerun-if-env-changed=REPLIMESH_FLAT_MODELS");
+    std::env::var("REPLIMESH_FLAT_MODELS").is_ok_and(|v| v == "1")
+}
+
 fn run_verilator(bin: &Path, vfile: &Path, dir: &Path, name: &str, trace: bool) {
     let mut cmd = Command::new(bin);
     cmd.arg("--cc")
@@ -413,17 +599,18 @@ fn run_verilator(bin: &Path, vfile: &Path, dir: &Path, name: &str, trace: bool) 
 
 /// The C++ side of one variant: copies the port structs in and out of the
 /// model around one clock edge.
-fn shim_source(v: &Variant, name: &str, trace: bool) -> String {
+fn shim_source(v: &Variant, name: &str, trace: bool, layout: Layout) -> String {
     let n = v.geometry.nodes();
     let mut apply = String::new();
     let mut read = String::new();
     for k in 0..n {
-        let p = |s: &str| format!("{s}__024{k}__024");
+        let d = layout.dollar();
+        let p = |s: &str| format!("{s}{d}{k}{d}");
         let (inj, ej) = (p("inject"), p("eject"));
         let f = p("faults");
         writeln!(apply, "    m->{inj}valid = ports[{k}].inj_valid; m->{inj}last = ports[{k}].inj_last; m->{inj}data = ports[{k}].inj_data; m->{ej}credit = ports[{k}].ej_credit;").unwrap();
         writeln!(apply, "    m->{f}kill = ports[{k}].kill; m->{f}cut = ports[{k}].cut; m->{f}corrupt = ports[{k}].corrupt;").unwrap();
-        writeln!(read, "    ports[{k}].inj_credit = m->{inj}credit; ports[{k}].ej_valid = m->{ej}valid; ports[{k}].ej_last = m->{ej}last; ports[{k}].ej_data = m->{ej}data; ports[{k}].ej_err = m->eject_err__024{k};").unwrap();
+        writeln!(read, "    ports[{k}].inj_credit = m->{inj}credit; ports[{k}].ej_valid = m->{ej}valid; ports[{k}].ej_last = m->{ej}last; ports[{k}].ej_data = m->{ej}data; ports[{k}].ej_err = m->eject_err{d}{k};").unwrap();
     }
     format!(
         r#"// Generated by replimesh-sim's build.rs; do not edit.
@@ -512,18 +699,19 @@ extern "C" int {name}_cycle(void* p, CycleIo* io, PortIo* ports) {{
 
 /// The C++ side of one card model: bus, DMA ports (two per node: TX, RX)
 /// and interrupt lines copied in and out around one clock edge.
-fn card_shim_source(g: MeshGeometry, name: &str, trace: bool) -> String {
+fn card_shim_source(g: MeshGeometry, name: &str, trace: bool, layout: Layout) -> String {
     let n = g.nodes();
     let mut apply = String::new();
     let mut read = String::new();
+    let d = layout.dollar();
     for k in 0..n {
         for (port, slot) in [("txd", 2 * k), ("rxd", 2 * k + 1)] {
-            let p = format!("{port}__024{k}__024");
+            let p = format!("{port}{d}{k}{d}");
             writeln!(apply, "    m->{p}rsp_valid = dma[{slot}].rsp_valid; m->{p}rsp_err = dma[{slot}].rsp_err; m->{p}rsp_data = dma[{slot}].rsp_data;").unwrap();
             writeln!(read, "    dma[{slot}].valid = m->{p}valid; dma[{slot}].write = m->{p}write; dma[{slot}].addr = m->{p}addr; dma[{slot}].wdata = m->{p}wdata; dma[{slot}].wstrb = m->{p}wstrb;").unwrap();
         }
-        writeln!(read, "    io->irq[{k}] = m->irq__024{k};").unwrap();
-        let f = format!("faults__024{k}__024");
+        writeln!(read, "    io->irq[{k}] = m->irq{d}{k};").unwrap();
+        let f = format!("faults{d}{k}{d}");
         writeln!(apply, "    m->{f}kill = io->kill[{k}]; m->{f}cut = io->cut[{k}]; m->{f}corrupt = io->corrupt[{k}];").unwrap();
     }
     format!(
