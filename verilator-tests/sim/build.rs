@@ -618,11 +618,23 @@ fn shim_source(v: &Variant, name: &str, trace: bool, layout: Layout) -> String {
 #include "shim_common.h"
 {trace_inc}
 namespace {{
+// Verilator builds a hierarchical model's blocks in the calling thread's
+// context (`Verilated::threadContextp()`, else the last context created
+// anywhere), so every call makes this model's context the thread's first.
 struct Handle {{
     VerilatedContext ctx;
-    V{name} model{{&ctx}};
+    V{name}* model = nullptr;
     {trace_field}
     uint64_t time = 0;
+    Handle() {{
+        Verilated::threadContextp(&ctx);
+        model = new V{name}{{&ctx}};
+    }}
+    ~Handle() {{
+        Verilated::threadContextp(&ctx);
+        delete model;
+        Verilated::threadContextp(nullptr);
+    }}
 }};
 }}
 extern "C" void* {name}_new(const char* trace_path) {{
@@ -639,13 +651,15 @@ extern "C" void {name}_free(void* p) {{
     auto* h = static_cast<Handle*>(p);
     try {{
         {trace_close}
-        h->model.final();
+        Verilated::threadContextp(&h->ctx);
+        h->model->final();
     }} catch (...) {{}}
     delete h;
 }}
 extern "C" int {name}_cycle(void* p, CycleIo* io, PortIo* ports) {{
     auto* h = static_cast<Handle*>(p);
-    auto* m = &h->model;
+    auto* m = h->model;
+    Verilated::threadContextp(&h->ctx);
     try {{
         m->reset = io->reset;
         m->cfg_node = io->cfg_node; m->cfg_addr = io->cfg_addr; m->cfg_wdata = io->cfg_wdata;
@@ -675,7 +689,7 @@ extern "C" int {name}_cycle(void* p, CycleIo* io, PortIo* ports) {{
             ""
         },
         trace_open = if trace {
-            "if (trace_path) { h->ctx.traceEverOn(true); h->vcd = new VerilatedVcdC; h->model.trace(h->vcd, 99); h->vcd->open(trace_path); }"
+            "if (trace_path) { h->ctx.traceEverOn(true); h->vcd = new VerilatedVcdC; h->model->trace(h->vcd, 99); h->vcd->open(trace_path); }"
         } else {
             ""
         },
@@ -720,11 +734,23 @@ fn card_shim_source(g: MeshGeometry, name: &str, trace: bool, layout: Layout) ->
 #include "card_common.h"
 {trace_inc}
 namespace {{
+// Verilator builds a hierarchical model's blocks in the calling thread's
+// context (`Verilated::threadContextp()`, else the last context created
+// anywhere), so every call makes this model's context the thread's first.
 struct Handle {{
     VerilatedContext ctx;
-    V{name} model{{&ctx}};
+    V{name}* model = nullptr;
     {trace_field}
     uint64_t time = 0;
+    Handle() {{
+        Verilated::threadContextp(&ctx);
+        model = new V{name}{{&ctx}};
+    }}
+    ~Handle() {{
+        Verilated::threadContextp(&ctx);
+        delete model;
+        Verilated::threadContextp(nullptr);
+    }}
 }};
 }}
 extern "C" void* {name}_new(const char* trace_path) {{
@@ -741,13 +767,15 @@ extern "C" void {name}_free(void* p) {{
     auto* h = static_cast<Handle*>(p);
     try {{
         {trace_close}
-        h->model.final();
+        Verilated::threadContextp(&h->ctx);
+        h->model->final();
     }} catch (...) {{}}
     delete h;
 }}
 extern "C" int {name}_cycle(void* p, CardIo* io, DmaIo* dma) {{
     auto* h = static_cast<Handle*>(p);
-    auto* m = &h->model;
+    auto* m = h->model;
+    Verilated::threadContextp(&h->ctx);
     try {{
         m->reset = io->reset;
         m->bus_addr = io->bus_addr; m->bus_wdata = io->bus_wdata;
@@ -777,7 +805,7 @@ extern "C" int {name}_cycle(void* p, CardIo* io, DmaIo* dma) {{
             ""
         },
         trace_open = if trace {
-            "if (trace_path) { h->ctx.traceEverOn(true); h->vcd = new VerilatedVcdC; h->model.trace(h->vcd, 99); h->vcd->open(trace_path); }"
+            "if (trace_path) { h->ctx.traceEverOn(true); h->vcd = new VerilatedVcdC; h->model->trace(h->vcd, 99); h->vcd->open(trace_path); }"
         } else {
             ""
         },

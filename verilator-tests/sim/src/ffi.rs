@@ -114,7 +114,9 @@ impl Drop for Model {
 }
 
 // The model is a plain C++ object touched only through `&mut self`.
-// SAFETY: no thread-local state; moving the handle between threads is sound.
+// SAFETY: the shim makes the model's own Verilator context the calling
+// thread's on every call (the only thread-local state Verilator reads), so
+// moving the handle between threads is sound.
 unsafe impl Send for Model {}
 
 /// Card-wide inputs and outputs of one cycle; twin of `CardIo` in
@@ -230,5 +232,6 @@ impl Drop for CardModel {
 }
 
 // SAFETY: the model is a plain C++ object touched only through `&mut self`;
-// no thread-local state, so moving the handle between threads is sound.
+// the shim makes the model's own Verilator context the calling thread's on
+// every call, so moving the handle between threads is sound.
 unsafe impl Send for CardModel {}
