@@ -65,6 +65,22 @@ fn pretty(x: f64) -> String {
     }
 }
 
+/// The series legend every plot draws, boxed, in the corner `at`.
+fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>, at: SeriesLabelPosition) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))
+}
+
 /// Draws into a string with `f` and writes `dir/file`.
 fn svg(
     dir: &Path,
@@ -184,14 +200,7 @@ fn latency(dir: &Path, mesh: &str, flits: usize, runs: &[(&str, Value)]) -> Resu
                     .map_err(|e| anyhow!("{e}"))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
@@ -248,14 +257,7 @@ fn multicast(dir: &Path, v: &Value) -> Result<String> {
             .map_err(|e| anyhow!("{e}"))?
             .label("goal: 3x for the whole-mesh broadcast")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], g));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
 }
@@ -333,14 +335,7 @@ fn bars(
             .map_err(|e| anyhow!("{e}"))?
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], r));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }
@@ -459,14 +454,7 @@ fn reroute(dir: &Path, v: &Value) -> Result<String> {
             .map_err(|e| anyhow!("{e}"))?
             .label("goal: recovery <= 64 cycles")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], g));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
@@ -559,14 +547,7 @@ fn sim_speed(dir: &Path, runs: &[(&str, Value)]) -> Result<String> {
             .map_err(|e| anyhow!("{e}"))?
             .label("goals")
             .legend(move |(x, y)| Cross::new((x + 10, y), 5, g.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
 }
