@@ -16,6 +16,7 @@
 pub mod fanout;
 mod geometry;
 mod header;
+pub mod reconfig;
 pub mod regmap;
 mod router_regs;
 pub mod routing;

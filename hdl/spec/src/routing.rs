@@ -483,7 +483,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Channel::Link(n, p) => n.0 as usize * 6 + p as usize,
             Channel::Inject(n) => n.0 as usize * 6 + 4,
@@ -491,7 +491,7 @@ impl Channel {
         }
     }
 
-    fn from_index(i: usize) -> Channel {
+    pub(crate) fn from_index(i: usize) -> Channel {
         let n = NodeId((i / 6) as u8);
         match i % 6 {
             4 => Channel::Inject(n),
@@ -525,7 +525,12 @@ pub enum HopModel {
 }
 
 /// The ports a router takes for `route` under `model` (`L` is always usable).
-fn choices(faults: &Faults, node: NodeId, route: Route, model: HopModel) -> Vec<PortDir> {
+pub(crate) fn choices(
+    faults: &Faults,
+    node: NodeId,
+    route: Route,
+    model: HopModel,
+) -> Vec<PortDir> {
     let usable = |p: PortDir| p == PortDir::L || faults.is_link_up(node, p);
     let mut out: Vec<PortDir> = [route.primary, route.alternate]
         .into_iter()
@@ -628,9 +633,23 @@ pub fn check_deadlock_free_with(
             }
         }
     }
-    // Iterative DFS; a grey successor closes a cycle along the DFS path.
-    let mut colour = vec![0u8; nch];
-    for start in 0..nch {
+    match find_cycle(&adj) {
+        Some(cycle) => Err(DependencyCycle {
+            geom: g,
+            channels: cycle.iter().map(|&(n, _)| Channel::from_index(n)).collect(),
+            dests: cycle.iter().map(|&(_, d)| d).collect(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A cycle in a dependency graph given as adjacency lists of `(successor,
+/// destination)`, as `(vertex, destination of its edge to the next)`; `None`
+/// if the graph is acyclic. Iterative DFS: a grey successor closes a cycle
+/// along the DFS path.
+pub(crate) fn find_cycle(adj: &[Vec<(usize, NodeId)>]) -> Option<Vec<(usize, NodeId)>> {
+    let mut colour = vec![0u8; adj.len()];
+    for start in 0..adj.len() {
         if colour[start] != 0 {
             continue;
         }
@@ -651,16 +670,16 @@ pub fn check_deadlock_free_with(
                 path.push((w, 0));
             } else if colour[w] == 1 {
                 let from = path.iter().position(|&(n, _)| n == w).unwrap_or(0);
-                let cycle = &path[from..];
-                return Err(DependencyCycle {
-                    geom: g,
-                    channels: cycle.iter().map(|&(n, _)| Channel::from_index(n)).collect(),
-                    dests: cycle.iter().map(|&(n, k)| adj[n][k - 1].1).collect(),
-                });
+                return Some(
+                    path[from..]
+                        .iter()
+                        .map(|&(n, k)| (n, adj[n][k - 1].1))
+                        .collect(),
+                );
             }
         }
     }
-    Ok(())
+    None
 }
 
 /// What [`check_delivery`] found wrong.
