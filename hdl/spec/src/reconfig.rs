@@ -61,6 +61,9 @@ pub enum OtherBank {
     Next,
     /// Newer tables, not written yet: heads arriving on it wait.
     Loading,
+    /// The same tables as `cur` (steady state): a head may leave on either
+    /// VC, which gives two VCs' worth of buffers to one routing function.
+    Same,
 }
 
 /// How one router picks the VC and the tables for a head.
@@ -82,18 +85,22 @@ pub enum RouterMode {
 }
 
 impl RouterMode {
-    /// `(out VC, bank)` for a head arriving on `in_vc` (`None`: injected),
-    /// or `None` if the head waits for its bank.
-    fn pick(self, in_vc: Option<u8>) -> Option<(u8, usize)> {
+    /// The `(out VC, bank)` choices for a head arriving on `in_vc` (`None`:
+    /// injected); none if the head waits for its bank.
+    fn pick(self, in_vc: Option<u8>) -> Vec<(u8, usize)> {
         match self {
-            RouterMode::InPlace { table } => Some((0, table)),
+            RouterMode::InPlace { table } => vec![(0, table)],
+            RouterMode::Double {
+                cur,
+                other: OtherBank::Same,
+            } => vec![(cur, cur as usize), (1 - cur, cur as usize)],
             RouterMode::Double { cur, other } => match in_vc {
-                None => Some((cur, cur as usize)),
-                Some(v) if v == cur => Some((cur, cur as usize)),
+                None => vec![(cur, cur as usize)],
+                Some(v) if v == cur => vec![(cur, cur as usize)],
                 Some(v) => match other {
-                    OtherBank::Old => Some((cur, cur as usize)),
-                    OtherBank::Next => Some((v, v as usize)),
-                    OtherBank::Loading => None,
+                    OtherBank::Old => vec![(cur, cur as usize)],
+                    OtherBank::Next => vec![(v, v as usize)],
+                    OtherBank::Loading | OtherBank::Same => Vec::new(),
                 },
             },
         }
@@ -221,23 +228,22 @@ pub fn check_history(history: &[Snapshot]) -> Result<(), VcCycle> {
                 Channel::Inject(_) => None,
                 _ => Some(vc),
             };
-            let Some((out_vc, bank)) = snap.modes[node.0 as usize].pick(in_vc) else {
-                continue;
-            };
-            let Some(route) = snap.tables[bank].entry(node, d) else {
-                continue;
-            };
-            for p in choices(snap.faults, node, route, HopModel::Either) {
-                let (out, ovc) = match p {
-                    PortDir::L => (Channel::Eject(node), 0),
-                    _ => (Channel::Link(node, p), out_vc),
+            for (out_vc, bank) in snap.modes[node.0 as usize].pick(in_vc) {
+                let Some(route) = snap.tables[bank].entry(node, d) else {
+                    continue;
                 };
-                let (from, to) = (state(c, vc), state(out, ovc));
-                if edges.insert((from, to)) {
-                    adj[from].push((to, d));
-                }
-                if seen.insert((out, ovc, d)) {
-                    work.push((out, ovc, d));
+                for p in choices(snap.faults, node, route, HopModel::Either) {
+                    let (out, ovc) = match p {
+                        PortDir::L => (Channel::Eject(node), 0),
+                        _ => (Channel::Link(node, p), out_vc),
+                    };
+                    let (from, to) = (state(c, vc), state(out, ovc));
+                    if edges.insert((from, to)) {
+                        adj[from].push((to, d));
+                    }
+                    if seen.insert((out, ovc, d)) {
+                        work.push((out, ovc, d));
+                    }
                 }
             }
         }
@@ -470,24 +476,49 @@ mod tests {
             cur: 0,
             other: OtherBank::Loading,
         };
-        assert_eq!(loading.pick(Some(1)), None);
-        assert_eq!(loading.pick(Some(0)), Some((0, 0)));
-        assert_eq!(loading.pick(None), Some((0, 0)));
+        assert_eq!(loading.pick(Some(1)), vec![]);
+        assert_eq!(loading.pick(Some(0)), vec![(0, 0)]);
+        assert_eq!(loading.pick(None), vec![(0, 0)]);
         let next = RouterMode::Double {
             cur: 0,
             other: OtherBank::Next,
         };
-        assert_eq!(next.pick(Some(1)), Some((1, 1)));
+        assert_eq!(next.pick(Some(1)), vec![(1, 1)]);
         let old = RouterMode::Double {
             cur: 1,
             other: OtherBank::Old,
         };
-        assert_eq!(old.pick(Some(0)), Some((1, 1)));
-        assert_eq!(old.pick(None), Some((1, 1)));
+        assert_eq!(old.pick(Some(0)), vec![(1, 1)]);
+        assert_eq!(old.pick(None), vec![(1, 1)]);
         assert_eq!(
             check_history(&[Snapshot::uniform(&f, [&t, &t], loading)]),
             Ok(())
         );
+    }
+
+    /// Steady state with both VCs open to the same up*/down* tables (a head
+    /// takes either VC at every hop) is deadlock-free on random faults; the
+    /// same freedom over the reset tables' alternates is not.
+    #[test]
+    fn both_vcs_over_the_same_tables_stay_acyclic() {
+        let g = MeshGeometry::new(4, 4).unwrap();
+        let same = RouterMode::Double {
+            cur: 0,
+            other: OtherBank::Same,
+        };
+        assert_eq!(same.pick(Some(1)), vec![(0, 0), (1, 0)]);
+        for seed in 0..30u64 {
+            let mut rng = Rng(0x51_7cc1_b727_220a ^ ((seed + 1) * 0x0001_0003));
+            let f = cut_some(&mut rng, &Faults::new(g));
+            let t = updown_tables(&f);
+            if let Err(c) = check_history(&[Snapshot::uniform(&f, [&t, &t], same)]) {
+                panic!("seed {seed}: {c}");
+            }
+        }
+        let f = Faults::new(g);
+        let dor = crate::routing::dor_tables(&g);
+        let e = check_history(&[Snapshot::uniform(&f, [&dor, &dor], same)]).unwrap_err();
+        assert!(e.channels().len() >= 4, "{e}");
     }
 
     /// The checker is not blind: the reset tables' alternates on one VC
