@@ -21,6 +21,8 @@ pub mod regmap;
 mod router_regs;
 pub mod routing;
 pub mod service;
+#[cfg(test)]
+mod test_rng;
 
 pub use fanout::{GroupId, Scope, ScopeMode, GROUP_TABLE_ENTRIES};
 pub use geometry::{dor_route, MeshGeometry, NodeId, PortDir, Route, MAX_MESH_DIM, MIN_MESH_DIM};

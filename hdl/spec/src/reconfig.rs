@@ -354,24 +354,7 @@ pub fn in_place_history<'a>(
 mod tests {
     use super::*;
     use crate::routing::{check_deadlock_free, mesh_links, updown_tables};
-
-    /// xorshift64: deterministic, dependency-free randomness.
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-
-        fn shuffled(&mut self, mut v: Vec<NodeId>) -> Vec<NodeId> {
-            for i in (1..v.len()).rev() {
-                v.swap(i, self.below(i + 1));
-            }
-            v
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// Adds 1 to 4 random link cuts to `f` that keep it connected.
     fn cut_some(rng: &mut Rng, f: &Faults) -> Faults {

@@ -882,21 +882,11 @@ pub fn check_delivery(faults: &Faults, tables: &RouteTables) -> Result<(), Deliv
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
     use PortDir::{E, L, N, S, W};
 
     fn mesh(w: u32, h: u32) -> MeshGeometry {
         MeshGeometry::new(w, h).unwrap()
-    }
-
-    /// xorshift64: deterministic, dependency-free randomness.
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
     }
 
     /// Follows primaries only; `None` if it does not arrive in `nodes()` hops.
