@@ -155,6 +155,7 @@ impl<const W: usize> Logic for Mesh<W> {
             // Mesh ports default to silent (a mesh edge); the link loops
             // below join them.
             self.routers[k].n_rx.valid.next = false;
+            self.routers[k].n_rx.vc.next = false;
             self.routers[k].n_rx.last.next = false;
             self.routers[k].n_rx.err.next = false;
             self.routers[k].n_rx.data.next = self.zero_w.val();
@@ -162,7 +163,9 @@ impl<const W: usize> Logic for Mesh<W> {
             self.routers[k].n_rx.ready.next = false;
             self.routers[k].n_rx.par.next = false;
             self.routers[k].n_tx.credit.next = false;
+            self.routers[k].n_tx.credit1.next = false;
             self.routers[k].e_rx.valid.next = false;
+            self.routers[k].e_rx.vc.next = false;
             self.routers[k].e_rx.last.next = false;
             self.routers[k].e_rx.err.next = false;
             self.routers[k].e_rx.data.next = self.zero_w.val();
@@ -170,7 +173,9 @@ impl<const W: usize> Logic for Mesh<W> {
             self.routers[k].e_rx.ready.next = false;
             self.routers[k].e_rx.par.next = false;
             self.routers[k].e_tx.credit.next = false;
+            self.routers[k].e_tx.credit1.next = false;
             self.routers[k].s_rx.valid.next = false;
+            self.routers[k].s_rx.vc.next = false;
             self.routers[k].s_rx.last.next = false;
             self.routers[k].s_rx.err.next = false;
             self.routers[k].s_rx.data.next = self.zero_w.val();
@@ -178,7 +183,9 @@ impl<const W: usize> Logic for Mesh<W> {
             self.routers[k].s_rx.ready.next = false;
             self.routers[k].s_rx.par.next = false;
             self.routers[k].s_tx.credit.next = false;
+            self.routers[k].s_tx.credit1.next = false;
             self.routers[k].w_rx.valid.next = false;
+            self.routers[k].w_rx.vc.next = false;
             self.routers[k].w_rx.last.next = false;
             self.routers[k].w_rx.err.next = false;
             self.routers[k].w_rx.data.next = self.zero_w.val();
@@ -186,6 +193,7 @@ impl<const W: usize> Logic for Mesh<W> {
             self.routers[k].w_rx.ready.next = false;
             self.routers[k].w_rx.par.next = false;
             self.routers[k].w_tx.credit.next = false;
+            self.routers[k].w_tx.credit1.next = false;
         }
         // One direction of one link: router `a` port `pa` to router `b` port
         // `pb`, through the fault controls of `a`.
@@ -195,6 +203,8 @@ impl<const W: usize> Logic for Mesh<W> {
                     // Eastbound (x,y) -> (x+1,y): E (1) of a into W (3) of b.
                     self.routers[y * w + x + 1].w_rx.valid.next =
                         self.routers[y * w + x].e_tx.valid.val();
+                    self.routers[y * w + x + 1].w_rx.vc.next =
+                        self.routers[y * w + x].e_tx.vc.val();
                     self.routers[y * w + x + 1].w_rx.last.next =
                         self.routers[y * w + x].e_tx.last.val();
                     self.routers[y * w + x + 1].w_rx.err.next =
@@ -209,12 +219,15 @@ impl<const W: usize> Logic for Mesh<W> {
                         self.routers[y * w + x].e_tx.par.val();
                     self.routers[y * w + x + 1].w_tx.credit.next =
                         self.routers[y * w + x].e_rx.credit.val();
+                    self.routers[y * w + x + 1].w_tx.credit1.next =
+                        self.routers[y * w + x].e_rx.credit1.val();
                     if self.faults[y * w + x].corrupt.val().get_bit(1) {
                         self.routers[y * w + x + 1].w_rx.data.next =
                             self.routers[y * w + x].e_tx.data.val() ^ self.one_w.val();
                     }
                     if self.faults[y * w + x].cut.val().get_bit(1) {
                         self.routers[y * w + x + 1].w_rx.valid.next = false;
+                        self.routers[y * w + x + 1].w_rx.vc.next = false;
                         self.routers[y * w + x + 1].w_rx.last.next = false;
                         self.routers[y * w + x + 1].w_rx.err.next = false;
                         self.routers[y * w + x + 1].w_rx.data.next = self.zero_w.val();
@@ -222,10 +235,13 @@ impl<const W: usize> Logic for Mesh<W> {
                         self.routers[y * w + x + 1].w_rx.ready.next = false;
                         self.routers[y * w + x + 1].w_rx.par.next = false;
                         self.routers[y * w + x + 1].w_tx.credit.next = false;
+                        self.routers[y * w + x + 1].w_tx.credit1.next = false;
                     }
                     // Westbound (x+1,y) -> (x,y): W (3) of a into E (1) of b.
                     self.routers[y * w + x].e_rx.valid.next =
                         self.routers[y * w + x + 1].w_tx.valid.val();
+                    self.routers[y * w + x].e_rx.vc.next =
+                        self.routers[y * w + x + 1].w_tx.vc.val();
                     self.routers[y * w + x].e_rx.last.next =
                         self.routers[y * w + x + 1].w_tx.last.val();
                     self.routers[y * w + x].e_rx.err.next =
@@ -240,12 +256,15 @@ impl<const W: usize> Logic for Mesh<W> {
                         self.routers[y * w + x + 1].w_tx.par.val();
                     self.routers[y * w + x].e_tx.credit.next =
                         self.routers[y * w + x + 1].w_rx.credit.val();
+                    self.routers[y * w + x].e_tx.credit1.next =
+                        self.routers[y * w + x + 1].w_rx.credit1.val();
                     if self.faults[y * w + x + 1].corrupt.val().get_bit(3) {
                         self.routers[y * w + x].e_rx.data.next =
                             self.routers[y * w + x + 1].w_tx.data.val() ^ self.one_w.val();
                     }
                     if self.faults[y * w + x + 1].cut.val().get_bit(3) {
                         self.routers[y * w + x].e_rx.valid.next = false;
+                        self.routers[y * w + x].e_rx.vc.next = false;
                         self.routers[y * w + x].e_rx.last.next = false;
                         self.routers[y * w + x].e_rx.err.next = false;
                         self.routers[y * w + x].e_rx.data.next = self.zero_w.val();
@@ -253,6 +272,7 @@ impl<const W: usize> Logic for Mesh<W> {
                         self.routers[y * w + x].e_rx.ready.next = false;
                         self.routers[y * w + x].e_rx.par.next = false;
                         self.routers[y * w + x].e_tx.credit.next = false;
+                        self.routers[y * w + x].e_tx.credit1.next = false;
                     }
                 }
             }
@@ -261,6 +281,8 @@ impl<const W: usize> Logic for Mesh<W> {
                     // Southbound (x,y) -> (x,y+1): S (2) of a into N (0) of b.
                     self.routers[(y + 1) * w + x].n_rx.valid.next =
                         self.routers[y * w + x].s_tx.valid.val();
+                    self.routers[(y + 1) * w + x].n_rx.vc.next =
+                        self.routers[y * w + x].s_tx.vc.val();
                     self.routers[(y + 1) * w + x].n_rx.last.next =
                         self.routers[y * w + x].s_tx.last.val();
                     self.routers[(y + 1) * w + x].n_rx.err.next =
@@ -275,12 +297,15 @@ impl<const W: usize> Logic for Mesh<W> {
                         self.routers[y * w + x].s_tx.par.val();
                     self.routers[(y + 1) * w + x].n_tx.credit.next =
                         self.routers[y * w + x].s_rx.credit.val();
+                    self.routers[(y + 1) * w + x].n_tx.credit1.next =
+                        self.routers[y * w + x].s_rx.credit1.val();
                     if self.faults[y * w + x].corrupt.val().get_bit(2) {
                         self.routers[(y + 1) * w + x].n_rx.data.next =
                             self.routers[y * w + x].s_tx.data.val() ^ self.one_w.val();
                     }
                     if self.faults[y * w + x].cut.val().get_bit(2) {
                         self.routers[(y + 1) * w + x].n_rx.valid.next = false;
+                        self.routers[(y + 1) * w + x].n_rx.vc.next = false;
                         self.routers[(y + 1) * w + x].n_rx.last.next = false;
                         self.routers[(y + 1) * w + x].n_rx.err.next = false;
                         self.routers[(y + 1) * w + x].n_rx.data.next = self.zero_w.val();
@@ -288,10 +313,13 @@ impl<const W: usize> Logic for Mesh<W> {
                         self.routers[(y + 1) * w + x].n_rx.ready.next = false;
                         self.routers[(y + 1) * w + x].n_rx.par.next = false;
                         self.routers[(y + 1) * w + x].n_tx.credit.next = false;
+                        self.routers[(y + 1) * w + x].n_tx.credit1.next = false;
                     }
                     // Northbound (x,y+1) -> (x,y): N (0) of a into S (2) of b.
                     self.routers[y * w + x].s_rx.valid.next =
                         self.routers[(y + 1) * w + x].n_tx.valid.val();
+                    self.routers[y * w + x].s_rx.vc.next =
+                        self.routers[(y + 1) * w + x].n_tx.vc.val();
                     self.routers[y * w + x].s_rx.last.next =
                         self.routers[(y + 1) * w + x].n_tx.last.val();
                     self.routers[y * w + x].s_rx.err.next =
@@ -306,12 +334,15 @@ impl<const W: usize> Logic for Mesh<W> {
                         self.routers[(y + 1) * w + x].n_tx.par.val();
                     self.routers[y * w + x].s_tx.credit.next =
                         self.routers[(y + 1) * w + x].n_rx.credit.val();
+                    self.routers[y * w + x].s_tx.credit1.next =
+                        self.routers[(y + 1) * w + x].n_rx.credit1.val();
                     if self.faults[(y + 1) * w + x].corrupt.val().get_bit(0) {
                         self.routers[y * w + x].s_rx.data.next =
                             self.routers[(y + 1) * w + x].n_tx.data.val() ^ self.one_w.val();
                     }
                     if self.faults[(y + 1) * w + x].cut.val().get_bit(0) {
                         self.routers[y * w + x].s_rx.valid.next = false;
+                        self.routers[y * w + x].s_rx.vc.next = false;
                         self.routers[y * w + x].s_rx.last.next = false;
                         self.routers[y * w + x].s_rx.err.next = false;
                         self.routers[y * w + x].s_rx.data.next = self.zero_w.val();
@@ -319,6 +350,7 @@ impl<const W: usize> Logic for Mesh<W> {
                         self.routers[y * w + x].s_rx.ready.next = false;
                         self.routers[y * w + x].s_rx.par.next = false;
                         self.routers[y * w + x].s_tx.credit.next = false;
+                        self.routers[y * w + x].s_tx.credit1.next = false;
                     }
                 }
             }

@@ -100,6 +100,7 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.cfg_error.next = self.router.cfg_error.val();
         self.router.kill.next = false;
         self.router.n_rx.valid.next = self.rx[0].valid.val();
+        self.router.n_rx.vc.next = self.rx[0].vc.val();
         self.router.n_rx.last.next = self.rx[0].last.val();
         self.router.n_rx.err.next = self.rx[0].err.val();
         self.router.n_rx.data.next = self.rx[0].data.val();
@@ -107,7 +108,9 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.router.n_rx.ready.next = self.rx[0].ready.val();
         self.router.n_rx.par.next = self.rx[0].par.val();
         self.rx[0].credit.next = self.router.n_rx.credit.val();
+        self.rx[0].credit1.next = self.router.n_rx.credit1.val();
         self.tx[0].valid.next = self.router.n_tx.valid.val();
+        self.tx[0].vc.next = self.router.n_tx.vc.val();
         self.tx[0].last.next = self.router.n_tx.last.val();
         self.tx[0].err.next = self.router.n_tx.err.val();
         self.tx[0].data.next = self.router.n_tx.data.val();
@@ -115,7 +118,9 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.tx[0].ready.next = self.router.n_tx.ready.val();
         self.tx[0].par.next = self.router.n_tx.par.val();
         self.router.n_tx.credit.next = self.tx[0].credit.val();
+        self.router.n_tx.credit1.next = self.tx[0].credit1.val();
         self.router.e_rx.valid.next = self.rx[1].valid.val();
+        self.router.e_rx.vc.next = self.rx[1].vc.val();
         self.router.e_rx.last.next = self.rx[1].last.val();
         self.router.e_rx.err.next = self.rx[1].err.val();
         self.router.e_rx.data.next = self.rx[1].data.val();
@@ -123,7 +128,9 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.router.e_rx.ready.next = self.rx[1].ready.val();
         self.router.e_rx.par.next = self.rx[1].par.val();
         self.rx[1].credit.next = self.router.e_rx.credit.val();
+        self.rx[1].credit1.next = self.router.e_rx.credit1.val();
         self.tx[1].valid.next = self.router.e_tx.valid.val();
+        self.tx[1].vc.next = self.router.e_tx.vc.val();
         self.tx[1].last.next = self.router.e_tx.last.val();
         self.tx[1].err.next = self.router.e_tx.err.val();
         self.tx[1].data.next = self.router.e_tx.data.val();
@@ -131,7 +138,9 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.tx[1].ready.next = self.router.e_tx.ready.val();
         self.tx[1].par.next = self.router.e_tx.par.val();
         self.router.e_tx.credit.next = self.tx[1].credit.val();
+        self.router.e_tx.credit1.next = self.tx[1].credit1.val();
         self.router.s_rx.valid.next = self.rx[2].valid.val();
+        self.router.s_rx.vc.next = self.rx[2].vc.val();
         self.router.s_rx.last.next = self.rx[2].last.val();
         self.router.s_rx.err.next = self.rx[2].err.val();
         self.router.s_rx.data.next = self.rx[2].data.val();
@@ -139,7 +148,9 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.router.s_rx.ready.next = self.rx[2].ready.val();
         self.router.s_rx.par.next = self.rx[2].par.val();
         self.rx[2].credit.next = self.router.s_rx.credit.val();
+        self.rx[2].credit1.next = self.router.s_rx.credit1.val();
         self.tx[2].valid.next = self.router.s_tx.valid.val();
+        self.tx[2].vc.next = self.router.s_tx.vc.val();
         self.tx[2].last.next = self.router.s_tx.last.val();
         self.tx[2].err.next = self.router.s_tx.err.val();
         self.tx[2].data.next = self.router.s_tx.data.val();
@@ -147,7 +158,9 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.tx[2].ready.next = self.router.s_tx.ready.val();
         self.tx[2].par.next = self.router.s_tx.par.val();
         self.router.s_tx.credit.next = self.tx[2].credit.val();
+        self.router.s_tx.credit1.next = self.tx[2].credit1.val();
         self.router.w_rx.valid.next = self.rx[3].valid.val();
+        self.router.w_rx.vc.next = self.rx[3].vc.val();
         self.router.w_rx.last.next = self.rx[3].last.val();
         self.router.w_rx.err.next = self.rx[3].err.val();
         self.router.w_rx.data.next = self.rx[3].data.val();
@@ -155,7 +168,9 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.router.w_rx.ready.next = self.rx[3].ready.val();
         self.router.w_rx.par.next = self.rx[3].par.val();
         self.rx[3].credit.next = self.router.w_rx.credit.val();
+        self.rx[3].credit1.next = self.router.w_rx.credit1.val();
         self.tx[3].valid.next = self.router.w_tx.valid.val();
+        self.tx[3].vc.next = self.router.w_tx.vc.val();
         self.tx[3].last.next = self.router.w_tx.last.val();
         self.tx[3].err.next = self.router.w_tx.err.val();
         self.tx[3].data.next = self.router.w_tx.data.val();
@@ -163,6 +178,7 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.tx[3].ready.next = self.router.w_tx.ready.val();
         self.tx[3].par.next = self.router.w_tx.par.val();
         self.router.w_tx.credit.next = self.tx[3].credit.val();
+        self.router.w_tx.credit1.next = self.tx[3].credit1.val();
         self.router.l_rx.valid.next = self.l_rx.valid.val();
         self.router.l_rx.last.next = self.l_rx.last.val();
         self.router.l_rx.data.next = self.l_rx.data.val();

@@ -182,7 +182,7 @@ pub fn merge_identical_modules(text: &str) -> String {
         let body = if name.contains(ENDPOINT_INSTANCE) {
             body
         } else {
-            isolate_assignments(&body)
+            waive_single_vc(&isolate_assignments(&body))
         };
         // The module holding the routers: the top for a mesh, a child for a card.
         if name == TOP_MODULE || body.contains(" routers$") {
@@ -305,6 +305,34 @@ pub const LINT_WAIVERS: &str = "\
 // false loops; UNOPTFLAT is not waived.
 /* verilator lint_off DECLFILENAME */
 ";
+
+/// Wires that carry VC1 where a port has one VC are unused by construction:
+/// the local port's VC1 credit and VC wire (the host injects and takes one
+/// stream), and the fan-out acquisition of a port's VC1 unit (fan-out
+/// travels on VC0 only; `router::vc_port`). Waive exactly those
+/// declarations.
+const SINGLE_VC_WIRES: [&str; 4] = [
+    " inputs$4$credit_out1;",
+    " outputs$4$link_vc;",
+    " vc1$fan_req;",
+    " vc1$fan_take;",
+];
+
+fn waive_single_vc(body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + 512);
+    for line in body.lines() {
+        let t = line.trim_start();
+        if t.starts_with("wire") && SINGLE_VC_WIRES.iter().any(|w| t.ends_with(w)) {
+            out.push_str("/* verilator lint_off UNUSEDSIGNAL */ ");
+            out.push_str(line);
+            out.push_str(" /* verilator lint_on UNUSEDSIGNAL */\n");
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
 
 /// Mesh-edge routers have outward links that lead nowhere: their wires in the
 /// top module are unused by construction. Waive exactly those declarations.

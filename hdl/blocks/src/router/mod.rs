@@ -18,11 +18,11 @@ pub mod header;
 pub mod input_unit;
 pub mod link_monitor;
 pub mod output_unit;
+pub mod vc_port;
 
-use crate::common::count::Count5;
+use crate::common::count::{Count5, Sum5x2};
 use crate::common::dist_ram::DistRam;
 use crate::common::glue::{Pack5, RouteEntry, TracePack, Transpose5, Widen};
-use input_unit::InputUnit;
 use link_monitor::LinkMonitor;
 use output_unit::OutputUnit;
 use replimesh_spec::{
@@ -31,6 +31,7 @@ use replimesh_spec::{
     REROUTE_WAIT_DEFAULT, ROUTER_ID_VALUE, ROUTE_TABLE_BASE,
 };
 use rust_hdl::prelude::*;
+use vc_port::VcPort;
 
 /// Generation-time parameters of one router.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +82,8 @@ pub struct LinkTx<const W: usize> {
 pub struct MeshRx<const W: usize> {
     /// Flit valid.
     pub valid: Signal<In, Bit>,
+    /// The flit's virtual channel.
+    pub vc: Signal<In, Bit>,
     /// Tail flit.
     pub last: Signal<In, Bit>,
     /// Error-marked tail: the worm was cut by a failure upstream.
@@ -91,11 +94,13 @@ pub struct MeshRx<const W: usize> {
     pub hb: Signal<In, Bit>,
     /// The sender's input for the other direction is open.
     pub ready: Signal<In, Bit>,
-    /// Even parity over valid, last, err, data, hb, ready and the credit
-    /// travelling with them.
+    /// Even parity over valid, vc, last, err, data, hb, ready and the two
+    /// credits travelling with them.
     pub par: Signal<In, Bit>,
-    /// One buffer slot freed (to the sender).
+    /// One VC0 buffer slot freed (to the sender).
     pub credit: Signal<Out, Bit>,
+    /// One VC1 buffer slot freed (to the sender).
+    pub credit1: Signal<Out, Bit>,
 }
 
 /// Sending side of a mesh link (twin of [`MeshRx`]).
@@ -103,6 +108,8 @@ pub struct MeshRx<const W: usize> {
 pub struct MeshTx<const W: usize> {
     /// Flit valid.
     pub valid: Signal<Out, Bit>,
+    /// The flit's virtual channel.
+    pub vc: Signal<Out, Bit>,
     /// Tail flit.
     pub last: Signal<Out, Bit>,
     /// Error-marked tail.
@@ -115,8 +122,10 @@ pub struct MeshTx<const W: usize> {
     pub ready: Signal<Out, Bit>,
     /// Parity (see [`MeshRx::par`]).
     pub par: Signal<Out, Bit>,
-    /// One slot of the receiver's buffer freed.
+    /// One slot of the receiver's VC0 buffer freed.
     pub credit: Signal<In, Bit>,
+    /// One slot of the receiver's VC1 buffer freed.
+    pub credit1: Signal<In, Bit>,
 }
 
 /// A 5-port credit-flow-controlled wormhole router with table routing.
@@ -176,7 +185,7 @@ pub struct Router<const W: usize> {
     pub cfg_rdata: Signal<Out, Bits<32>>,
     /// The last access was rejected (registered).
     pub cfg_error: Signal<Out, Bit>,
-    inputs: Vec<InputUnit<W>>,
+    inputs: Vec<VcPort<W>>,
     outputs: Vec<OutputUnit<W>>,
     monitors: Vec<LinkMonitor>,
     hb_phase: DFF<Bit>,
@@ -191,13 +200,13 @@ pub struct Router<const W: usize> {
     timeout32: Widen<8, 32>,
     holddown32: Widen<8, 32>,
     stable32: Widen<8, 32>,
-    n_cut_tail: Count5,
-    n_cut_drop: Count5,
+    n_cut_tail: Sum5x2,
+    n_cut_drop: Sum5x2,
     n_discard: Count5,
-    inc_cut_tail: DFF<Bits<3>>,
-    inc_cut_tail32: Widen<3, 32>,
-    inc_cut_drop: DFF<Bits<3>>,
-    inc_cut_drop32: Widen<3, 32>,
+    inc_cut_tail: DFF<Bits<4>>,
+    inc_cut_tail32: Widen<4, 32>,
+    inc_cut_drop: DFF<Bits<4>>,
+    inc_cut_drop32: Widen<4, 32>,
     inc_discard: DFF<Bits<3>>,
     inc_discard32: Widen<3, 32>,
     cut_tails: DFF<Bits<32>>,
@@ -226,9 +235,9 @@ pub struct Router<const W: usize> {
     eight: Constant<Bits<32>>,
     reroute_wait: DFF<Bits<16>>,
     wait32: Widen<16, 32>,
-    n_wait: Count5,
-    inc_wait: DFF<Bits<3>>,
-    inc_wait32: Widen<3, 32>,
+    n_wait: Sum5x2,
+    inc_wait: DFF<Bits<4>>,
+    inc_wait32: Widen<4, 32>,
     reroute_waits: DFF<Bits<32>>,
     a_reroute_wait: Constant<Bits<16>>,
     a_reroute_waits: Constant<Bits<16>>,
@@ -241,9 +250,11 @@ pub struct Router<const W: usize> {
     xpose_fgrant: Transpose5,
     xpose_ftake: Transpose5,
     avail: Pack5,
+    vc_pack: Pack5,
+    head_vc_pack: Pack5,
     shadow_grp: DistRam<Bits<5>>,
     grp32: Widen<5, 32>,
-    n_fanout: Count5,
+    n_fanout: Sum5x2,
     fanout_errors: DFF<Bits<32>>,
     grp_we: Signal<Local, Bit>,
     grp_waddr: Signal<Local, Bits<8>>,
@@ -287,12 +298,12 @@ pub struct Router<const W: usize> {
     trace_pack: TracePack,
     tbl32: Widen<6, 32>,
     down32: Widen<5, 32>,
-    n_routed: Count5,
+    n_routed: Sum5x2,
     n_sent: Count5,
-    n_ttl: Count5,
-    n_unroutable: Count5,
-    n_malformed: Count5,
-    n_overflow: Count5,
+    n_ttl: Sum5x2,
+    n_unroutable: Sum5x2,
+    n_malformed: Sum5x2,
+    n_overflow: Sum5x2,
     packets_routed: DFF<Bits<32>>,
     flits_routed: DFF<Bits<32>>,
     drop_ttl: DFF<Bits<32>>,
@@ -301,20 +312,20 @@ pub struct Router<const W: usize> {
     overflow: DFF<Bits<32>>,
     table_writes: DFF<Bits<32>>,
     cfg_errors: DFF<Bits<32>>,
-    inc_routed: DFF<Bits<3>>,
-    inc_routed32: Widen<3, 32>,
+    inc_routed: DFF<Bits<4>>,
+    inc_routed32: Widen<4, 32>,
     inc_sent: DFF<Bits<3>>,
     inc_sent32: Widen<3, 32>,
-    inc_ttl: DFF<Bits<3>>,
-    inc_ttl32: Widen<3, 32>,
-    inc_unroutable: DFF<Bits<3>>,
-    inc_unroutable32: Widen<3, 32>,
-    inc_malformed: DFF<Bits<3>>,
-    inc_malformed32: Widen<3, 32>,
-    inc_overflow: DFF<Bits<3>>,
-    inc_overflow32: Widen<3, 32>,
-    inc_fanout: DFF<Bits<3>>,
-    inc_fanout32: Widen<3, 32>,
+    inc_ttl: DFF<Bits<4>>,
+    inc_ttl32: Widen<4, 32>,
+    inc_unroutable: DFF<Bits<4>>,
+    inc_unroutable32: Widen<4, 32>,
+    inc_malformed: DFF<Bits<4>>,
+    inc_malformed32: Widen<4, 32>,
+    inc_overflow: DFF<Bits<4>>,
+    inc_overflow32: Widen<4, 32>,
+    inc_fanout: DFF<Bits<4>>,
+    inc_fanout32: Widen<4, 32>,
     mc: Constant<Bit>,
     sel: Signal<Local, Bit>,
     tbl_we: Signal<Local, Bit>,
@@ -330,6 +341,7 @@ pub struct Router<const W: usize> {
     zero8: Constant<Bits<8>>,
     zero5: Constant<Bits<5>>,
     zero3: Constant<Bits<3>>,
+    zero4: Constant<Bits<4>>,
     zero32: Constant<Bits<32>>,
     a_id: Constant<Bits<16>>,
     a_node: Constant<Bits<16>>,
@@ -386,8 +398,12 @@ impl<const W: usize> Router<W> {
             cfg_hit: Default::default(),
             cfg_rdata: Default::default(),
             cfg_error: Default::default(),
-            inputs: (0..5).map(|_| InputUnit::new(&p)).collect(),
-            outputs: (0..5).map(|_| OutputUnit::new(p.fifo_depth)).collect(),
+            inputs: (0..5)
+                .map(|i| VcPort::new(&p, if i < 4 { 2 } else { 1 }))
+                .collect(),
+            outputs: (0..5)
+                .map(|o| OutputUnit::new(p.fifo_depth, if o < 4 { 2 } else { 1 }))
+                .collect(),
             monitors: (0..4).map(|_| LinkMonitor::default()).collect(),
             hb_phase: Default::default(),
             int_reset: Default::default(),
@@ -455,6 +471,8 @@ impl<const W: usize> Router<W> {
             xpose_fgrant: Default::default(),
             xpose_ftake: Default::default(),
             avail: Default::default(),
+            vc_pack: Default::default(),
+            head_vc_pack: Default::default(),
             shadow_grp: DistRam::new(GROUP_TABLE_ENTRIES as usize),
             grp32: Default::default(),
             n_fanout: Default::default(),
@@ -552,6 +570,7 @@ impl<const W: usize> Router<W> {
             zero8: Constant::new(0u64.to_bits()),
             zero5: Constant::new(0u64.to_bits()),
             zero3: Constant::new(0u64.to_bits()),
+            zero4: Constant::new(0u64.to_bits()),
             zero32: Constant::new(0u64.to_bits()),
             a_id: c16(router_addr::ID),
             a_node: c16(router_addr::NODE_ID),
@@ -657,12 +676,14 @@ impl<const W: usize> Logic for Router<W> {
         self.monitors[0].rx_ready.next = self.n_rx.ready.val();
         self.monitors[0].rx_valid.next = self.n_rx.valid.val();
         self.monitors[0].rx_par_ok.next = (self.n_rx.valid.val()
+            ^ self.n_rx.vc.val()
             ^ self.n_rx.last.val()
             ^ self.n_rx.err.val()
             ^ self.n_rx.data.val().xor()
             ^ self.n_rx.hb.val()
             ^ self.n_rx.ready.val()
-            ^ self.n_tx.credit.val())
+            ^ self.n_tx.credit.val()
+            ^ self.n_tx.credit1.val())
             == self.n_rx.par.val();
         self.monitors[0].rx_clear.next = self.inputs[0].rx_clear.val();
         self.monitors[0].timeout.next = self.link_timeout.q.val();
@@ -682,12 +703,14 @@ impl<const W: usize> Logic for Router<W> {
         self.monitors[1].rx_ready.next = self.e_rx.ready.val();
         self.monitors[1].rx_valid.next = self.e_rx.valid.val();
         self.monitors[1].rx_par_ok.next = (self.e_rx.valid.val()
+            ^ self.e_rx.vc.val()
             ^ self.e_rx.last.val()
             ^ self.e_rx.err.val()
             ^ self.e_rx.data.val().xor()
             ^ self.e_rx.hb.val()
             ^ self.e_rx.ready.val()
-            ^ self.e_tx.credit.val())
+            ^ self.e_tx.credit.val()
+            ^ self.e_tx.credit1.val())
             == self.e_rx.par.val();
         self.monitors[1].rx_clear.next = self.inputs[1].rx_clear.val();
         self.monitors[1].timeout.next = self.link_timeout.q.val();
@@ -707,12 +730,14 @@ impl<const W: usize> Logic for Router<W> {
         self.monitors[2].rx_ready.next = self.s_rx.ready.val();
         self.monitors[2].rx_valid.next = self.s_rx.valid.val();
         self.monitors[2].rx_par_ok.next = (self.s_rx.valid.val()
+            ^ self.s_rx.vc.val()
             ^ self.s_rx.last.val()
             ^ self.s_rx.err.val()
             ^ self.s_rx.data.val().xor()
             ^ self.s_rx.hb.val()
             ^ self.s_rx.ready.val()
-            ^ self.s_tx.credit.val())
+            ^ self.s_tx.credit.val()
+            ^ self.s_tx.credit1.val())
             == self.s_rx.par.val();
         self.monitors[2].rx_clear.next = self.inputs[2].rx_clear.val();
         self.monitors[2].timeout.next = self.link_timeout.q.val();
@@ -732,12 +757,14 @@ impl<const W: usize> Logic for Router<W> {
         self.monitors[3].rx_ready.next = self.w_rx.ready.val();
         self.monitors[3].rx_valid.next = self.w_rx.valid.val();
         self.monitors[3].rx_par_ok.next = (self.w_rx.valid.val()
+            ^ self.w_rx.vc.val()
             ^ self.w_rx.last.val()
             ^ self.w_rx.err.val()
             ^ self.w_rx.data.val().xor()
             ^ self.w_rx.hb.val()
             ^ self.w_rx.ready.val()
-            ^ self.w_tx.credit.val())
+            ^ self.w_tx.credit.val()
+            ^ self.w_tx.credit1.val())
             == self.w_rx.par.val();
         self.monitors[3].rx_clear.next = self.inputs[3].rx_clear.val();
         self.monitors[3].timeout.next = self.link_timeout.q.val();
@@ -777,128 +804,162 @@ impl<const W: usize> Logic for Router<W> {
         self.inputs[0].link_err.next = self.n_rx.err.val();
         self.inputs[0].link_data.next = self.n_rx.data.val();
         self.inputs[0].link_open.next = self.monitors[0].receiving.val();
+        self.inputs[0].link_vc.next = self.n_rx.vc.val();
         self.n_rx.credit.next = self.inputs[0].credit_out.val();
+        self.n_rx.credit1.next = self.inputs[0].credit_out1.val();
         self.inputs[1].link_valid.next = self.e_rx.valid.val() && self.monitors[1].accept.val();
         self.inputs[1].link_last.next = self.e_rx.last.val();
         self.inputs[1].link_err.next = self.e_rx.err.val();
         self.inputs[1].link_data.next = self.e_rx.data.val();
         self.inputs[1].link_open.next = self.monitors[1].receiving.val();
+        self.inputs[1].link_vc.next = self.e_rx.vc.val();
         self.e_rx.credit.next = self.inputs[1].credit_out.val();
+        self.e_rx.credit1.next = self.inputs[1].credit_out1.val();
         self.inputs[2].link_valid.next = self.s_rx.valid.val() && self.monitors[2].accept.val();
         self.inputs[2].link_last.next = self.s_rx.last.val();
         self.inputs[2].link_err.next = self.s_rx.err.val();
         self.inputs[2].link_data.next = self.s_rx.data.val();
         self.inputs[2].link_open.next = self.monitors[2].receiving.val();
+        self.inputs[2].link_vc.next = self.s_rx.vc.val();
         self.s_rx.credit.next = self.inputs[2].credit_out.val();
+        self.s_rx.credit1.next = self.inputs[2].credit_out1.val();
         self.inputs[3].link_valid.next = self.w_rx.valid.val() && self.monitors[3].accept.val();
         self.inputs[3].link_last.next = self.w_rx.last.val();
         self.inputs[3].link_err.next = self.w_rx.err.val();
         self.inputs[3].link_data.next = self.w_rx.data.val();
         self.inputs[3].link_open.next = self.monitors[3].receiving.val();
+        self.inputs[3].link_vc.next = self.w_rx.vc.val();
         self.w_rx.credit.next = self.inputs[3].credit_out.val();
+        self.w_rx.credit1.next = self.inputs[3].credit_out1.val();
         self.inputs[4].link_valid.next = self.l_rx.valid.val();
         self.inputs[4].link_last.next = self.l_rx.last.val();
         self.inputs[4].link_err.next = false;
         self.inputs[4].link_data.next = self.l_rx.data.val();
         self.inputs[4].link_open.next = true;
+        self.inputs[4].link_vc.next = false;
         self.l_rx.credit.next = self.inputs[4].credit_out.val();
         // Mesh links out, with the heartbeat, ready and parity.
         self.n_tx.valid.next = self.outputs[0].link_valid.val();
+        self.n_tx.vc.next = self.outputs[0].link_vc.val();
         self.n_tx.last.next = self.outputs[0].link_last.val();
         self.n_tx.err.next = self.outputs[0].link_err.val();
         self.n_tx.data.next = self.outputs[0].link_data.val();
         self.n_tx.hb.next = self.hb_phase.q.val() && self.monitors[0].tx_hb_on.val();
         self.n_tx.ready.next = self.monitors[0].receiving.val();
         self.n_tx.par.next = self.outputs[0].link_valid.val()
+            ^ self.outputs[0].link_vc.val()
             ^ self.outputs[0].link_last.val()
             ^ self.outputs[0].link_err.val()
             ^ self.outputs[0].link_data.val().xor()
             ^ (self.hb_phase.q.val() && self.monitors[0].tx_hb_on.val())
             ^ self.monitors[0].receiving.val()
-            ^ self.inputs[0].credit_out.val();
+            ^ self.inputs[0].credit_out.val()
+            ^ self.inputs[0].credit_out1.val();
         self.outputs[0].credit_in.next = self.n_tx.credit.val();
+        self.outputs[0].credit_in1.next = self.n_tx.credit1.val();
         self.outputs[0].link_up.next = self.monitors[0].up.val();
         self.e_tx.valid.next = self.outputs[1].link_valid.val();
+        self.e_tx.vc.next = self.outputs[1].link_vc.val();
         self.e_tx.last.next = self.outputs[1].link_last.val();
         self.e_tx.err.next = self.outputs[1].link_err.val();
         self.e_tx.data.next = self.outputs[1].link_data.val();
         self.e_tx.hb.next = self.hb_phase.q.val() && self.monitors[1].tx_hb_on.val();
         self.e_tx.ready.next = self.monitors[1].receiving.val();
         self.e_tx.par.next = self.outputs[1].link_valid.val()
+            ^ self.outputs[1].link_vc.val()
             ^ self.outputs[1].link_last.val()
             ^ self.outputs[1].link_err.val()
             ^ self.outputs[1].link_data.val().xor()
             ^ (self.hb_phase.q.val() && self.monitors[1].tx_hb_on.val())
             ^ self.monitors[1].receiving.val()
-            ^ self.inputs[1].credit_out.val();
+            ^ self.inputs[1].credit_out.val()
+            ^ self.inputs[1].credit_out1.val();
         self.outputs[1].credit_in.next = self.e_tx.credit.val();
+        self.outputs[1].credit_in1.next = self.e_tx.credit1.val();
         self.outputs[1].link_up.next = self.monitors[1].up.val();
         self.s_tx.valid.next = self.outputs[2].link_valid.val();
+        self.s_tx.vc.next = self.outputs[2].link_vc.val();
         self.s_tx.last.next = self.outputs[2].link_last.val();
         self.s_tx.err.next = self.outputs[2].link_err.val();
         self.s_tx.data.next = self.outputs[2].link_data.val();
         self.s_tx.hb.next = self.hb_phase.q.val() && self.monitors[2].tx_hb_on.val();
         self.s_tx.ready.next = self.monitors[2].receiving.val();
         self.s_tx.par.next = self.outputs[2].link_valid.val()
+            ^ self.outputs[2].link_vc.val()
             ^ self.outputs[2].link_last.val()
             ^ self.outputs[2].link_err.val()
             ^ self.outputs[2].link_data.val().xor()
             ^ (self.hb_phase.q.val() && self.monitors[2].tx_hb_on.val())
             ^ self.monitors[2].receiving.val()
-            ^ self.inputs[2].credit_out.val();
+            ^ self.inputs[2].credit_out.val()
+            ^ self.inputs[2].credit_out1.val();
         self.outputs[2].credit_in.next = self.s_tx.credit.val();
+        self.outputs[2].credit_in1.next = self.s_tx.credit1.val();
         self.outputs[2].link_up.next = self.monitors[2].up.val();
         self.w_tx.valid.next = self.outputs[3].link_valid.val();
+        self.w_tx.vc.next = self.outputs[3].link_vc.val();
         self.w_tx.last.next = self.outputs[3].link_last.val();
         self.w_tx.err.next = self.outputs[3].link_err.val();
         self.w_tx.data.next = self.outputs[3].link_data.val();
         self.w_tx.hb.next = self.hb_phase.q.val() && self.monitors[3].tx_hb_on.val();
         self.w_tx.ready.next = self.monitors[3].receiving.val();
         self.w_tx.par.next = self.outputs[3].link_valid.val()
+            ^ self.outputs[3].link_vc.val()
             ^ self.outputs[3].link_last.val()
             ^ self.outputs[3].link_err.val()
             ^ self.outputs[3].link_data.val().xor()
             ^ (self.hb_phase.q.val() && self.monitors[3].tx_hb_on.val())
             ^ self.monitors[3].receiving.val()
-            ^ self.inputs[3].credit_out.val();
+            ^ self.inputs[3].credit_out.val()
+            ^ self.inputs[3].credit_out1.val();
         self.outputs[3].credit_in.next = self.w_tx.credit.val();
+        self.outputs[3].credit_in1.next = self.w_tx.credit1.val();
         self.outputs[3].link_up.next = self.monitors[3].up.val();
         self.l_tx.valid.next = self.outputs[4].link_valid.val();
         self.l_tx.last.next = self.outputs[4].link_last.val();
         self.l_tx.data.next = self.outputs[4].link_data.val();
         self.l_err.next = self.outputs[4].link_err.val();
         self.outputs[4].credit_in.next = self.l_tx.credit.val();
+        self.outputs[4].credit_in1.next = false;
         self.outputs[4].link_up.next = true;
         // A killed router is silent: nothing leaves it, not even credits.
         if self.kill.val() {
             self.n_tx.valid.next = false;
+            self.n_tx.vc.next = false;
             self.n_tx.last.next = false;
             self.n_tx.err.next = false;
             self.n_tx.hb.next = false;
             self.n_tx.ready.next = false;
             self.n_tx.par.next = false;
             self.n_rx.credit.next = false;
+            self.n_rx.credit1.next = false;
             self.e_tx.valid.next = false;
+            self.e_tx.vc.next = false;
             self.e_tx.last.next = false;
             self.e_tx.err.next = false;
             self.e_tx.hb.next = false;
             self.e_tx.ready.next = false;
             self.e_tx.par.next = false;
             self.e_rx.credit.next = false;
+            self.e_rx.credit1.next = false;
             self.s_tx.valid.next = false;
+            self.s_tx.vc.next = false;
             self.s_tx.last.next = false;
             self.s_tx.err.next = false;
             self.s_tx.hb.next = false;
             self.s_tx.ready.next = false;
             self.s_tx.par.next = false;
             self.s_rx.credit.next = false;
+            self.s_rx.credit1.next = false;
             self.w_tx.valid.next = false;
+            self.w_tx.vc.next = false;
             self.w_tx.last.next = false;
             self.w_tx.err.next = false;
             self.w_tx.hb.next = false;
             self.w_tx.ready.next = false;
             self.w_tx.par.next = false;
             self.w_rx.credit.next = false;
+            self.w_rx.credit1.next = false;
             self.l_tx.valid.next = false;
             self.l_tx.last.next = false;
             self.l_err.next = false;
@@ -915,6 +976,20 @@ impl<const W: usize> Logic for Router<W> {
         self.outputs[2].request.next = self.xpose.col2.val();
         self.outputs[3].request.next = self.xpose.col3.val();
         self.outputs[4].request.next = self.xpose.col4.val();
+        self.vc_pack.b0.next = self.inputs[0].flit_vc.val();
+        self.vc_pack.b1.next = self.inputs[1].flit_vc.val();
+        self.vc_pack.b2.next = self.inputs[2].flit_vc.val();
+        self.vc_pack.b3.next = self.inputs[3].flit_vc.val();
+        self.vc_pack.b4.next = self.inputs[4].flit_vc.val();
+        self.head_vc_pack.b0.next = self.inputs[0].head_vc.val();
+        self.head_vc_pack.b1.next = self.inputs[1].head_vc.val();
+        self.head_vc_pack.b2.next = self.inputs[2].head_vc.val();
+        self.head_vc_pack.b3.next = self.inputs[3].head_vc.val();
+        self.head_vc_pack.b4.next = self.inputs[4].head_vc.val();
+        for o in 0..5 {
+            self.outputs[o].request_vc.next = self.vc_pack.bits.val();
+            self.outputs[o].request_head_vc.next = self.head_vc_pack.bits.val();
+        }
         for p in 0..5 {
             self.inputs[p].grant.next = false;
             for o in 0..5 {
@@ -1329,10 +1404,10 @@ impl<const W: usize> Logic for Router<W> {
             self.link_holddown.d.next = self.holddown_reset.val();
             self.link_stable.d.next = self.stable_reset.val();
             self.reroute_wait.d.next = self.wait_reset.val();
-            self.inc_wait.d.next = self.zero3.val();
+            self.inc_wait.d.next = self.zero4.val();
             self.reroute_waits.d.next = self.zero32.val();
-            self.inc_cut_tail.d.next = self.zero3.val();
-            self.inc_cut_drop.d.next = self.zero3.val();
+            self.inc_cut_tail.d.next = self.zero4.val();
+            self.inc_cut_drop.d.next = self.zero4.val();
             self.inc_discard.d.next = self.zero3.val();
             self.cut_tails.d.next = self.zero32.val();
             self.cut_drops.d.next = self.zero32.val();
@@ -1345,13 +1420,13 @@ impl<const W: usize> Logic for Router<W> {
             self.link_down.d.next = self.zero5.val();
             self.trace_valid.d.next = false;
             self.trace_hits.d.next = self.zero5.val();
-            self.inc_routed.d.next = self.zero3.val();
+            self.inc_routed.d.next = self.zero4.val();
             self.inc_sent.d.next = self.zero3.val();
-            self.inc_ttl.d.next = self.zero3.val();
-            self.inc_unroutable.d.next = self.zero3.val();
-            self.inc_malformed.d.next = self.zero3.val();
-            self.inc_overflow.d.next = self.zero3.val();
-            self.inc_fanout.d.next = self.zero3.val();
+            self.inc_ttl.d.next = self.zero4.val();
+            self.inc_unroutable.d.next = self.zero4.val();
+            self.inc_malformed.d.next = self.zero4.val();
+            self.inc_overflow.d.next = self.zero4.val();
+            self.inc_fanout.d.next = self.zero4.val();
             self.packets_routed.d.next = self.zero32.val();
             self.flits_routed.d.next = self.zero32.val();
             self.drop_ttl.d.next = self.zero32.val();
