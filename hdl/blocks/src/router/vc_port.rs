@@ -147,7 +147,7 @@ impl<const W: usize> VcPort<W> {
     pub fn new(p: &RouterParams, vcs: usize) -> Self {
         assert!(vcs == 1 || vcs == 2, "{vcs} virtual channels not supported");
         // `flow_vc` reads the destination as the routing word's low byte.
-        assert!(FIELD_DEST.word == 0 && FIELD_DEST.lsb == 0 && FIELD_DEST.width == 8);
+        const { assert!(FIELD_DEST.word == 0 && FIELD_DEST.lsb == 0 && FIELD_DEST.width == 8) };
         Self {
             clock: Default::default(),
             reset: Default::default(),
