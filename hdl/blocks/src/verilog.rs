@@ -319,27 +319,15 @@ const SINGLE_VC_WIRES: [&str; 4] = [
 ];
 
 fn waive_single_vc(body: &str) -> String {
-    let mut out = String::with_capacity(body.len() + 512);
-    for line in body.lines() {
-        let t = line.trim_start();
-        if t.starts_with("wire") && SINGLE_VC_WIRES.iter().any(|w| t.ends_with(w)) {
-            out.push_str("/* verilator lint_off UNUSEDSIGNAL */ ");
-            out.push_str(line);
-            out.push_str(" /* verilator lint_on UNUSEDSIGNAL */\n");
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
+    waive_unused(body, |t| {
+        t.starts_with("wire") && SINGLE_VC_WIRES.iter().any(|w| t.ends_with(w))
+    })
 }
 
 /// Mesh-edge routers have outward links that lead nowhere: their wires in the
 /// top module are unused by construction. Waive exactly those declarations.
 fn waive_edge_links(body: &str) -> String {
-    let mut out = String::with_capacity(body.len() + 4096);
-    for line in body.lines() {
-        let t = line.trim_start();
+    waive_unused(body, |t| {
         // A router's outputs toward a mesh edge: its outgoing link wires
         // (but not the credit it receives) and the credit it returns.
         let tx = ["$n_tx$", "$e_tx$", "$s_tx$", "$w_tx$"];
@@ -349,8 +337,16 @@ fn waive_edge_links(body: &str) -> String {
                 || (rx.iter().any(|p| t.contains(p)) && t.contains("$credit")));
         // Fault controls of links that do not exist (mesh-edge ports).
         let edge_fault = t.starts_with("input") && t.contains("faults$");
-        let edge_wire = (t.starts_with("wire") && router_out) || edge_fault;
-        if edge_wire {
+        (t.starts_with("wire") && router_out) || edge_fault
+    })
+}
+
+/// Wraps every declaration line for which `is_unused` (given the line
+/// without its indentation) holds in an UNUSEDSIGNAL waiver.
+fn waive_unused(body: &str, is_unused: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(body.len() + 4096);
+    for line in body.lines() {
+        if is_unused(line.trim_start()) {
             out.push_str("/* verilator lint_off UNUSEDSIGNAL */ ");
             out.push_str(line);
             out.push_str(" /* verilator lint_on UNUSEDSIGNAL */\n");
