@@ -35,7 +35,7 @@ pub use regmap::{spec_hash, validate_regmap, BlockSpec, BlockVersion, RegAccess,
 pub use router_regs::{
     addr as router_addr, Access, RouterReg, GROUP_TABLE_BASE, LINK_HOLDDOWN_DEFAULT,
     LINK_STABLE_DEFAULT, LINK_TIMEOUT_DEFAULT, NO_ROUTE_ENTRY, REROUTE_WAIT_DEFAULT,
-    ROUTER_ID_VALUE, ROUTER_REGS, ROUTE_TABLE_BASE,
+    ROUTER_ID_VALUE, ROUTER_REGS, ROUTE_TABLE_BANK1_BASE, ROUTE_TABLE_BASE,
 };
 
 /// Flit widths the generator supports, in bits.
@@ -83,6 +83,10 @@ pub fn validate() -> Result<(), SpecError> {
     // The route table holds up to 256 entries; the group table follows it.
     if ROUTE_TABLE_BASE + 256 > GROUP_TABLE_BASE {
         return Err(SpecError::RegisterOverlap("route_tbl", "group_tbl"));
+    }
+    // Bank 1 follows the group table (up to 256 entries too).
+    if GROUP_TABLE_BASE + 256 > ROUTE_TABLE_BANK1_BASE {
+        return Err(SpecError::RegisterOverlap("group_tbl", "route_tbl1"));
     }
     for (i, a) in ROUTER_REGS.iter().enumerate() {
         if a.addr >= ROUTE_TABLE_BASE {

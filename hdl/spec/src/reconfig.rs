@@ -66,6 +66,33 @@ pub enum OtherBank {
     Same,
 }
 
+impl OtherBank {
+    /// The state's code in the router's `table_banks` register (bits 2..1).
+    pub const fn code(self) -> u32 {
+        match self {
+            OtherBank::Same => 0,
+            OtherBank::Old => 1,
+            OtherBank::Next => 2,
+            OtherBank::Loading => 3,
+        }
+    }
+
+    /// The state a 2-bit code names.
+    pub const fn from_code(code: u32) -> OtherBank {
+        match code & 3 {
+            0 => OtherBank::Same,
+            1 => OtherBank::Old,
+            2 => OtherBank::Next,
+            _ => OtherBank::Loading,
+        }
+    }
+}
+
+/// A router's `table_banks` register value: `other.code() << 1 | cur`.
+pub const fn table_banks_value(cur: u8, other: OtherBank) -> u32 {
+    other.code() << 1 | (cur as u32 & 1)
+}
+
 /// How one router picks the VC and the tables for a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouterMode {
@@ -355,6 +382,25 @@ mod tests {
     use super::*;
     use crate::routing::{check_deadlock_free, mesh_links, updown_tables};
     use crate::test_rng::Rng;
+
+    #[test]
+    fn bank_states_round_trip_through_their_register_codes() {
+        let all = [
+            OtherBank::Same,
+            OtherBank::Old,
+            OtherBank::Next,
+            OtherBank::Loading,
+        ];
+        for (i, s) in all.into_iter().enumerate() {
+            assert_eq!(s.code(), i as u32);
+            assert_eq!(OtherBank::from_code(s.code()), s);
+            for cur in 0..2u8 {
+                let v = table_banks_value(cur, s);
+                assert_eq!((v & 1, OtherBank::from_code(v >> 1)), (cur as u32, s));
+                assert!(v < 8, "table_banks uses bits 2..0 only");
+            }
+        }
+    }
 
     /// Adds 1 to 4 random link cuts to `f` that keep it connected.
     fn cut_some(rng: &mut Rng, f: &Faults) -> Faults {

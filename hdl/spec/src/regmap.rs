@@ -14,7 +14,7 @@
 //! The descriptor layouts of the TX and RX rings in host memory and the
 //! per-cause error codes live here too, for the same reason.
 
-use crate::router_regs::{RouterReg, ROUTER_REGS, ROUTE_TABLE_BASE};
+use crate::router_regs::{RouterReg, ROUTER_REGS, ROUTE_TABLE_BANK1_BASE, ROUTE_TABLE_BASE};
 
 /// The project's 16-bit vendor id in every block type: ASCII "RM".
 pub const VENDOR_RM: u16 = 0x524D;
@@ -1283,11 +1283,11 @@ pub const SERVICE_BLOCK: BlockSpec = BlockSpec {
 pub const ROUTER_BLOCK: BlockSpec = BlockSpec {
     name: "router",
     kind: 0x0001,
-    version: v(1, 0, 0),
-    span: 0x1000,
+    version: v(1, 1, 0),
+    span: 0x2000,
     regs: &[],
     tables: &[],
-    doc: "this node's router: its configuration registers (`router-registers.md`) at `0x100 + 4 * word address`, the route table from `0x100 + 4 * 0x100`",
+    doc: "this node's router: its configuration registers (`router-registers.md`) at `0x100 + 4 * word address`, route table bank 0 from `0x100 + 4 * 0x100`, bank 1 from `0x100 + 4 * 0x300`",
 };
 
 /// A block placed in the window.
@@ -1462,6 +1462,7 @@ pub fn spec_hash() -> u32 {
         h = fnv(h, &r.addr.to_le_bytes());
     }
     h = fnv(h, &ROUTE_TABLE_BASE.to_le_bytes());
+    h = fnv(h, &ROUTE_TABLE_BANK1_BASE.to_le_bytes());
     for f in TX_DESC.iter().chain(RX_DESC) {
         h = fnv(h, f.name.as_bytes());
         h = fnv(h, &[f.offset as u8, f.bytes as u8]);
@@ -1581,7 +1582,7 @@ pub fn validate_window(window: &[PlacedBlock]) -> Result<(), RegmapError> {
 pub fn validate_regmap() -> Result<(), RegmapError> {
     validate_window(NODE_WINDOW)?;
     let router = placed(&ROUTER_BLOCK).ok_or(RegmapError::BrokenChain("router"))?;
-    let table_end = ROUTER_CFG_OFFSET + 4 * (ROUTE_TABLE_BASE + 256);
+    let table_end = ROUTER_CFG_OFFSET + 4 * (ROUTE_TABLE_BANK1_BASE + 256);
     if table_end > router.spec.span {
         return Err(RegmapError::RegisterOutOfBlock("router", "route_tbl"));
     }

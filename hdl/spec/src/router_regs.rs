@@ -39,6 +39,12 @@ const fn reg(name: &'static str, addr: u32, access: Access, doc: &'static str) -
 /// `ROUTE_TABLE_BASE + d`, encoded `alternate << 3 | primary`.
 pub const ROUTE_TABLE_BASE: u32 = 0x100;
 
+/// First word address of the second route table bank (bank 1, VC1's); the
+/// entry for destination `d` is at `ROUTE_TABLE_BANK1_BASE + d`, encoded as
+/// in bank 0 (`ROUTE_TABLE_BASE`). Which bank routes which head is set by
+/// `table_banks`.
+pub const ROUTE_TABLE_BANK1_BASE: u32 = 0x300;
+
 /// First word address of the multicast group table; the entry for group `g`
 /// (`g < GROUP_TABLE_ENTRIES`) is at `GROUP_TABLE_BASE + g`: bits 4..0 are the
 /// output mask (N, E, S, W, L). Reset clears every entry (empty groups).
@@ -92,6 +98,10 @@ pub mod addr {
     pub const REROUTE_WAIT: u32 = 0x15;
     /// Heads that waited for a live route.
     pub const REROUTE_WAITS: u32 = 0x16;
+    /// The double scheme's bank state: `cur` and the other bank's state.
+    pub const TABLE_BANKS: u32 = 0x17;
+    /// Per VC: held a flit here since last cleared (the drain check).
+    pub const VC_SEEN: u32 = 0x20;
     /// Down events of port N; E, S, W follow at +1, +2, +3.
     pub const LINK_DOWN_EVENTS: u32 = 0x18;
     /// Check (parity) errors of port N; E, S, W follow at +1, +2, +3.
@@ -113,12 +123,13 @@ pub const REROUTE_WAIT_DEFAULT: u32 = 1024;
 /// such a destination is dropped as unroutable (counted) at this router.
 pub const NO_ROUTE_ENTRY: u32 = 0x3f;
 
-/// Value of the ID register: ASCII "RM" and block kind 1 (router), version 2 (link liveness).
-pub const ROUTER_ID_VALUE: u32 = 0x524D_0102;
+/// Value of the ID register: ASCII "RM" and block kind 1 (router), version 3
+/// (two route table banks).
+pub const ROUTER_ID_VALUE: u32 = 0x524D_0103;
 
 /// The router's registers, by address.
 pub const ROUTER_REGS: &[RouterReg] = &[
-    reg("id", addr::ID, Ro, "block id: 0x524D (\"RM\") << 16 | kind 0x01 << 8 | version 0x02"),
+    reg("id", addr::ID, Ro, "block id: 0x524D (\"RM\") << 16 | kind 0x01 << 8 | version 0x03"),
     reg("node_id", addr::NODE_ID, Ro, "this router's node id (`y << x_bits | x`)"),
     reg("status", addr::STATUS, Ro, "bit 0: route table initialised after reset"),
     reg("link_down", addr::LINK_DOWN, Rw, "bits 4..0: port N,E,S,W,L forced down; mesh-edge ports read as down, and a write that names one as up (its bit clear) or sets bits 31..5 is refused"),
@@ -139,7 +150,8 @@ pub const ROUTER_REGS: &[RouterReg] = &[
     reg("cut_drops_total", addr::CUT_DROPS, Ro, "worms whose outgoing link died mid-packet; the rest of the packet was dropped here"),
     reg("link_discards_total", addr::LINK_DISCARDS, Ro, "flits discarded on arrival: parity error, or the link not open (down, probing)"),
     reg("reroute_wait_cycles", addr::REROUTE_WAIT, Rw, "cycles a unicast head whose primary and alternate port are both down waits (its entry looked up again each cycle) for the control plane to write a live route, before it is dropped as unroutable; 1..65535, reset 1024. An entry of \"no route\" (0x3f) drops at once"),
-    reg("reroute_waits_total", addr::REROUTE_WAITS, Ro, "unicast heads that had to wait for a live route"),
+    reg("reroute_waits_total", addr::REROUTE_WAITS, Ro, "unicast heads that had to wait for a live route, or for their route table bank (switched or being loaded)"),
+    reg("table_banks", addr::TABLE_BANKS, Rw, "the double scheme (docs/deadlock-freedom.md): bit 0 `cur`, the VC whose bank (0 at `0x100`, 1 at `0x300`) holds the newest tables; bits 2..1 the other bank: 0 same (steady state, reset: heads on their flow's VC), 1 old (heads arriving on it move up to `cur`), 2 next (they stay on it, routed by it), 3 loading (they wait); a write setting bits 31..3 is refused"),
     reg("link_down_events_n_total", addr::LINK_DOWN_EVENTS, Ro, "times port N went down by itself (16 bits)"),
     reg("link_down_events_e_total", addr::LINK_DOWN_EVENTS + 1, Ro, "times port E went down by itself (16 bits)"),
     reg("link_down_events_s_total", addr::LINK_DOWN_EVENTS + 2, Ro, "times port S went down by itself (16 bits)"),
@@ -148,5 +160,6 @@ pub const ROUTER_REGS: &[RouterReg] = &[
     reg("link_check_errors_e_total", addr::LINK_CHECK_ERRORS + 1, Ro, "cycles port E saw a parity error (16 bits)"),
     reg("link_check_errors_s_total", addr::LINK_CHECK_ERRORS + 2, Ro, "cycles port S saw a parity error (16 bits)"),
     reg("link_check_errors_w_total", addr::LINK_CHECK_ERRORS + 3, Ro, "cycles port W saw a parity error (16 bits)"),
+    reg("vc_seen", addr::VC_SEEN, Rw, "bit v: VC v held a flit here (a mesh input's VC-v buffer or open worm, a VC-v output lock or flit on the link) since last cleared; writing 1s clears those bits (a VC busy at that moment stays set); a write setting bits 31..2 is refused. Two passes over every router, clear then read, all clear: the VC was empty between the passes"),
     reg("fanout_errors_total", addr::FANOUT_ERRORS, Ro, "fan-out packets dropped: group id past the group table, group mask naming an absent, down or backward port, scope radius past the mesh diameter, fan-out packet longer than the FIFO depth (64-bit flits: `len` checked at the head; any width: cut at the FIFO depth), or arriving from a link at a router whose mask for it is empty"),
 ];

@@ -84,6 +84,7 @@ fn crosses(tables: &RouteTables, src: NodeId, dest: NodeId, link: (NodeId, NodeI
 
 fn one_cut(g: MeshGeometry, k: usize, node: NodeId, port: PortDir) -> Result<Cut> {
     let mut run = FaultRun::new(g, 100 + k as u64, LOAD, MAX_PAYLOAD)?;
+    run.nearest_first = true;
     let before = updown_tables(&Faults::new(g));
     run.traffic(400)?;
     let cut_at = run.f.cycle();
@@ -198,7 +199,7 @@ pub fn measure(
             payload_flits: format!("1-{MAX_PAYLOAD} (plus the header flit)"),
             warmup_cycles: 400,
             after_cut_cycles: 1300,
-            tables: "up*/down* (replimesh_spec::routing), recomputed and loaded 100 cycles after the cut",
+            tables: "up*/down* (replimesh_spec::routing), recomputed 100 cycles after the cut and loaded by the double scheme, routers nearest the cut first, one at a time over the one configuration bus",
             saturation_window_cycles: window,
         },
         cuts,

@@ -14,7 +14,9 @@ use replimesh_driver::{read_checked, Device, Endpoint, EndpointConfig, ServiceId
 use replimesh_node::{ticket, Cluster, RuntimeConfig, SearchPolicy, SearchReport, SequenceService};
 use replimesh_sim::card::{CardSim, SimDevice};
 use replimesh_spec::regmap::{self as spec};
-use replimesh_spec::{router_addr, MeshGeometry, NodeId, PortDir, Route, ROUTE_TABLE_BASE};
+use replimesh_spec::{
+    router_addr, MeshGeometry, NodeId, PortDir, Route, ROUTE_TABLE_BANK1_BASE, ROUTE_TABLE_BASE,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -246,16 +248,26 @@ pub struct RouteRow {
     pub alternate: char,
     /// `primary`, `alternate` (primary link down) or `unroutable`.
     pub state: &'static str,
+    /// The route table bank the row was read from: the one holding the
+    /// newest tables (`table_banks` bit 0, `cur`).
+    pub bank: u8,
 }
 
-/// Reads node `node`'s route table and link state through its window.
+/// Reads node `node`'s newest route table bank and link state through its
+/// window.
 pub fn routes(ep: &mut Endpoint<SimDevice>, mesh: MeshGeometry) -> Result<Vec<RouteRow>> {
     let base = ep.blocks().find_spec(&spec::ROUTER_BLOCK)?.base;
     let at = |addr: u32| base.add(spec::ROUTER_CFG_OFFSET + 4 * addr);
     let down = read_checked(ep.device(), at(router_addr::LINK_DOWN))?;
+    let bank = (read_checked(ep.device(), at(router_addr::TABLE_BANKS))? & 1) as u8;
+    let table = if bank == 1 {
+        ROUTE_TABLE_BANK1_BASE
+    } else {
+        ROUTE_TABLE_BASE
+    };
     let mut out = vec![];
     for dest in mesh.node_ids() {
-        let w = read_checked(ep.device(), at(ROUTE_TABLE_BASE + dest.0 as u32))?;
+        let w = read_checked(ep.device(), at(table + dest.0 as u32))?;
         let r = Route::decode(w).with_context(|| format!("route entry {w:#x} for {}", dest.0))?;
         let is_down = |p: PortDir| p != PortDir::L && down >> (p as u32) & 1 != 0;
         let state = match (is_down(r.primary), is_down(r.alternate)) {
@@ -268,6 +280,7 @@ pub fn routes(ep: &mut Endpoint<SimDevice>, mesh: MeshGeometry) -> Result<Vec<Ro
             primary: r.primary.letter(),
             alternate: r.alternate.letter(),
             state,
+            bank,
         });
     }
     Ok(out)

@@ -1,14 +1,19 @@
 //! A fault campaign's harness: uniform traffic over the simulated fabric,
 //! failures injected, the control plane played the way every node plays it
-//! (recompute up*/down* tables from the link state, check them, load them),
-//! and the books closed against what a failure may lose. Shared by the
+//! (recompute up*/down* tables from the link state, check them, load them
+//! by the double scheme: router by router, into the spare VC's bank, each
+//! switching to it at once; then wait until the old VC
+//! drained and mark its bank loading), and the books closed against what a
+//! failure may lose. Shared by the
 //! fabric tests (`verilator-tests/fabric/tests/link_failure.rs`) and
 //! `meshctl bench reroute`.
 
 use crate::{make_packet, Finding, Pattern, Report, Scoreboard};
 use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use replimesh_sim::{Delivered, Fabric, SimError};
+use replimesh_spec::reconfig::OtherBank;
 use replimesh_spec::routing::{check_deadlock_free, check_delivery, updown_tables, Faults};
 use replimesh_spec::{MeshGeometry, NodeId, PortDir};
 use std::collections::HashMap;
@@ -17,6 +22,11 @@ use std::collections::HashMap;
 /// ends and the new tables are loaded (detection about 2 x 16 cycles, then
 /// one configuration write per changed entry).
 pub const ABSORB_CYCLES: u64 = 600;
+
+/// Passes over every router's `vc_seen` the control plane makes before it
+/// calls a VC that will not drain stuck (each pass is two configuration
+/// accesses per router).
+pub const DRAIN_PASSES: usize = 400;
 
 /// Packets a cut link may swallow with no counter seeing them: those wholly
 /// on its wires before the senders noticed, at most each sender's credits
@@ -68,10 +78,27 @@ pub struct FaultRun {
     pub expected_unroutable: u32,
     /// Every good delivery: `(src, dest, seq, tail cycle)`.
     pub deliveries: Vec<(u8, u8, u16, u64)>,
+    /// The VC (and bank) of the newest tables, at every live router.
+    pub cur: u8,
+    /// Passes over `vc_seen` the last change needed to see its old VC empty.
+    pub last_drain_passes: usize,
+    /// Where [`FaultRun::traffic`] sends (uniform unless set).
+    pub pattern: Pattern,
+    /// Switch the routers nearest the change first (as flooded link state
+    /// reaches them: `meshctl bench reroute`), not in a random order (the
+    /// tests: any order must be safe).
+    pub nearest_first: bool,
+    /// Routers next to the failures since the last change.
+    changed: Vec<NodeId>,
+    /// Cycles the last change took from its first bank write to the last
+    /// router's switch (every node's writes go through the one simulated
+    /// configuration bus, one after another).
+    pub last_switch_cycles: u64,
 }
 
 impl FaultRun {
-    /// A 64-bit-flit mesh with up*/down* tables for no faults loaded.
+    /// A 64-bit-flit mesh with up*/down* tables for no faults loaded, ready
+    /// for the double scheme: VC1's bank marked loading, nothing on VC1.
     pub fn new(
         g: MeshGeometry,
         seed: u64,
@@ -89,7 +116,16 @@ impl FaultRun {
             unseen_bound: 0,
             expected_unroutable: 0,
             deliveries: Vec::new(),
+            cur: 0,
+            last_drain_passes: 0,
+            last_switch_cycles: 0,
+            pattern: Pattern::Uniform,
+            nearest_first: false,
+            changed: Vec::new(),
         };
+        for n in g.node_ids() {
+            run.f.set_table_banks(n, 0, OtherBank::Loading)?;
+        }
         run.reroute()?;
         Ok(run)
     }
@@ -126,7 +162,7 @@ impl FaultRun {
         Ok(())
     }
 
-    /// Uniform traffic between live, mutually reachable nodes for `cycles`.
+    /// Traffic of `pattern` between live, mutually reachable nodes for `cycles`.
     pub fn traffic(&mut self, cycles: u64) -> Result<(), FaultRunError> {
         let g = self.f.geometry();
         for _ in 0..cycles {
@@ -138,7 +174,7 @@ impl FaultRun {
                 if !self.rng.gen_bool(self.load) {
                     continue;
                 }
-                let Some(dest) = Pattern::Uniform.destination(&g, src, &mut self.rng) else {
+                let Some(dest) = self.pattern.destination(&g, src, &mut self.rng) else {
                     continue;
                 };
                 if self.faults.is_live(dest) && self.faults.reachable(src, dest) {
@@ -156,18 +192,100 @@ impl FaultRun {
 
     /// What every node's control plane does after a change of link state:
     /// the same tables everywhere, checked before they are written.
+    ///
+    /// The double scheme (`docs/deadlock-freedom.md`): the spare VC is empty
+    /// and its bank `loading` everywhere. Each live router, in a random
+    /// order (or nearest the change first), gets the new tables written into
+    /// that bank and switches to it (`cur` := spare, the old bank `old`): its
+    /// heads move up to the new VC and its injected packets take it (a head
+    /// on the new VC at a router not yet switched waits for it). Once every router has switched,
+    /// nothing enters the old VC; when two passes over every router's
+    /// `vc_seen` find it empty, its bank is marked `loading`, ready for the
+    /// next change (the global rule: a bank is rewritten only when its VC is
+    /// empty everywhere). Traffic keeps moving throughout.
     pub fn reroute(&mut self) -> Result<(), FaultRunError> {
         let tables = updown_tables(&self.faults);
         check_deadlock_free(&self.faults, &tables)
             .map_err(|e| FaultRunError::Tables(e.to_string()))?;
         check_delivery(&self.faults, &tables).map_err(|e| FaultRunError::Tables(e.to_string()))?;
-        self.f.load_tables(&tables)?;
+        let (old, new) = (self.cur, 1 - self.cur);
+        let start = self.f.cycle();
+        let mut order = self.live_routers()?;
+        order.shuffle(&mut self.rng);
+        if self.nearest_first && !self.changed.is_empty() {
+            let g = self.f.geometry();
+            let dist = |n: NodeId| {
+                let (x, y) = g.coords(n).unwrap_or((0, 0));
+                self.changed
+                    .iter()
+                    .filter_map(|&c| g.coords(c))
+                    .map(|(cx, cy)| x.abs_diff(cx) + y.abs_diff(cy))
+                    .min()
+                    .unwrap_or(0)
+            };
+            order.sort_by_key(|&n| dist(n));
+        }
+        // Each router switches as soon as its own bank is loaded: nothing
+        // routes by a bank while it is `loading`, and a head that reaches a
+        // router not yet switched on the new VC waits there for it.
+        for &n in &order {
+            self.f.load_bank(n, new, &tables)?;
+            self.f.set_table_banks(n, new, OtherBank::Old)?;
+        }
+        self.changed.clear();
+        self.cur = new;
+        self.last_switch_cycles = self.f.cycle() - start;
+        self.last_drain_passes = self.wait_drained(old)?;
+        // The old bank, empty and `loading` everywhere, catches up with the
+        // new tables off the critical path, so that the next change writes
+        // only the entries that change then.
+        for &n in &order {
+            self.f.set_table_banks(n, new, OtherBank::Loading)?;
+            self.f.load_bank(n, old, &tables)?;
+        }
         Ok(())
+    }
+
+    /// Routers not killed.
+    fn live_routers(&self) -> Result<Vec<NodeId>, FaultRunError> {
+        let mut live = Vec::new();
+        for n in self.f.geometry().node_ids() {
+            if !self.f.is_killed(n)? {
+                live.push(n);
+            }
+        }
+        Ok(live)
+    }
+
+    /// Reads and clears `vc`'s `vc_seen` bit at every live router, pass after
+    /// pass, until one pass finds it clear everywhere: then the VC was empty
+    /// at the end of the pass before (anything on it then would have been at
+    /// some router, or on a link into one, from before that router's clear
+    /// to its read), and nothing enters it any more. Returns the passes.
+    fn wait_drained(&mut self, vc: u8) -> Result<usize, FaultRunError> {
+        let live = self.live_routers()?;
+        let bit = 1 << vc;
+        for &n in &live {
+            self.f.vc_seen(n, bit)?;
+        }
+        for pass in 1..=DRAIN_PASSES {
+            let mut seen = false;
+            for &n in &live {
+                seen |= self.f.vc_seen(n, bit)? & bit != 0;
+            }
+            if !seen {
+                return Ok(pass);
+            }
+        }
+        Err(FaultRunError::Books(format!(
+            "VC{vc} still held packets after {DRAIN_PASSES} passes over vc_seen"
+        )))
     }
 
     /// Cuts both directions of a link; the control plane learns of it.
     pub fn cut(&mut self, node: NodeId, port: PortDir) -> Result<(), FaultRunError> {
         self.f.cut_link(node, port)?;
+        self.changed.push(node);
         self.faults
             .set_link_down(node, port)
             .map_err(|e| FaultRunError::Tables(e.to_string()))?;
@@ -178,6 +296,7 @@ impl FaultRun {
     /// Kills a router; the control plane learns of it.
     pub fn kill(&mut self, node: NodeId) -> Result<(), FaultRunError> {
         self.f.kill_router(node)?;
+        self.changed.push(node);
         self.faults
             .set_router_dead(node)
             .map_err(|e| FaultRunError::Tables(e.to_string()))?;

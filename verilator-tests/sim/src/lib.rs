@@ -18,10 +18,12 @@ mod ffi;
 use ffi::{CycleIo, Model, PortIo, VARIANTS};
 use replimesh_regs::{HeaderError, PacketHeader};
 use replimesh_spec::fanout::multicast_tree;
+use replimesh_spec::reconfig::{table_banks_value, OtherBank};
 use replimesh_spec::routing::{dor_tables, encode_entry, ordered_writes, RouteTables};
 use replimesh_spec::{
     router_addr, GroupId, MeshGeometry, NodeId, PortDir, Route, GROUP_TABLE_BASE,
-    GROUP_TABLE_ENTRIES, LINK_HOLDDOWN_DEFAULT, LINK_STABLE_DEFAULT, ROUTE_TABLE_BASE,
+    GROUP_TABLE_ENTRIES, LINK_HOLDDOWN_DEFAULT, LINK_STABLE_DEFAULT, ROUTE_TABLE_BANK1_BASE,
+    ROUTE_TABLE_BASE,
 };
 use std::collections::VecDeque;
 
@@ -78,6 +80,9 @@ pub enum SimError {
     /// A waveform was asked for, but the bridge was built without the `trace` feature.
     #[error("VCD tracing needs the `trace` feature of replimesh-sim (cargo --features replimesh-sim/trace)")]
     TraceNotBuilt,
+    /// A route table bank or VC other than 0 and 1.
+    #[error("no route table bank {0} (banks are 0 and 1)")]
+    NoSuchBank(u8),
     /// A fault-injection call named a port that leads to no neighbour.
     #[error("node {node} has no mesh link on port {port:?}")]
     NoSuchLink {
@@ -224,9 +229,12 @@ pub struct Fabric {
     ports: Vec<PortIo>,
     nodes: Vec<NodePort>,
     cycle: u64,
-    /// What every router's route table holds (the bridge wrote all of it:
-    /// reset loads dimension order, then only `load_tables` writes).
+    /// What every router's route table bank 0 holds (the bridge wrote all
+    /// of it: reset loads dimension order, then only `load_tables` and
+    /// `load_bank` write).
     loaded: RouteTables,
+    /// The same for bank 1 (`load_bank` only).
+    loaded1: RouteTables,
 }
 
 impl Fabric {
@@ -274,6 +282,7 @@ impl Fabric {
             nodes: (0..n).map(|_| NodePort::default()).collect(),
             cycle: 0,
             loaded: dor_tables(&geometry),
+            loaded1: dor_tables(&geometry),
         };
         fabric.reset()?;
         Ok(fabric)
@@ -283,6 +292,7 @@ impl Fabric {
     /// loaded its dimension-order table.
     pub fn reset(&mut self) -> Result<(), SimError> {
         self.loaded = dor_tables(&self.geometry);
+        self.loaded1 = dor_tables(&self.geometry);
         for node in &mut self.nodes {
             *node = NodePort {
                 tx_credits: self.fifo_depth,
@@ -591,6 +601,81 @@ impl Fabric {
         Ok(())
     }
 
+    /// Writes the entries of `node`'s route table bank `bank` (0 or 1) that
+    /// differ from `tables` (no route: `NO_ROUTE_ENTRY`), one configuration
+    /// write each while traffic keeps moving; returns how many. In any order:
+    /// the double scheme writes a bank no head is routed by
+    /// ([`Fabric::set_table_banks`]).
+    pub fn load_bank(
+        &mut self,
+        node: NodeId,
+        bank: u8,
+        tables: &RouteTables,
+    ) -> Result<usize, SimError> {
+        let (base, mut loaded) = match bank {
+            0 => (
+                ROUTE_TABLE_BASE,
+                std::mem::replace(&mut self.loaded, dor_tables(&self.geometry)),
+            ),
+            1 => (
+                ROUTE_TABLE_BANK1_BASE,
+                std::mem::replace(&mut self.loaded1, dor_tables(&self.geometry)),
+            ),
+            _ => return Err(SimError::NoSuchBank(bank)),
+        };
+        let mut written = 0;
+        let mut result = Ok(());
+        for dest in self.geometry.node_ids().collect::<Vec<_>>() {
+            let route = tables.entry(node, dest);
+            if route == loaded.entry(node, dest) {
+                continue;
+            }
+            if let Err(e) = self.cfg_write(node, base + dest.0 as u32, encode_entry(route)) {
+                result = Err(e);
+                break;
+            }
+            let _ = loaded.set(node, dest, route);
+            written += 1;
+        }
+        match bank {
+            0 => self.loaded = loaded,
+            _ => self.loaded1 = loaded,
+        }
+        result.map(|()| written)
+    }
+
+    /// Writes `node`'s `table_banks`: `cur` (0 or 1) and the other bank's state.
+    pub fn set_table_banks(
+        &mut self,
+        node: NodeId,
+        cur: u8,
+        other: OtherBank,
+    ) -> Result<(), SimError> {
+        if cur > 1 {
+            return Err(SimError::NoSuchBank(cur));
+        }
+        self.cfg_write(
+            node,
+            router_addr::TABLE_BANKS,
+            table_banks_value(cur, other),
+        )
+    }
+
+    /// Reads `node`'s `table_banks`: `cur` and the other bank's state.
+    pub fn table_banks(&mut self, node: NodeId) -> Result<(u8, OtherBank), SimError> {
+        let v = self.cfg_read(node, router_addr::TABLE_BANKS)?;
+        Ok(((v & 1) as u8, OtherBank::from_code(v >> 1)))
+    }
+
+    /// Reads `node`'s `vc_seen` (bit per VC) and clears the bits of `clear`.
+    pub fn vc_seen(&mut self, node: NodeId, clear: u32) -> Result<u32, SimError> {
+        let seen = self.cfg_read(node, router_addr::VC_SEEN)?;
+        if clear != 0 {
+            self.cfg_write(node, router_addr::VC_SEEN, clear)?;
+        }
+        Ok(seen)
+    }
+
     fn link_port(&self, node: NodeId, port: PortDir) -> Result<(usize, NodeId), SimError> {
         let i = self.index(node)?;
         match self.geometry.neighbour(node, port) {
@@ -658,6 +743,7 @@ impl Fabric {
         let dor = dor_tables(&self.geometry);
         for dest in self.geometry.node_ids() {
             let _ = self.loaded.set(node, dest, dor.entry(node, dest));
+            let _ = self.loaded1.set(node, dest, dor.entry(node, dest));
         }
         self.nodes[i] = NodePort {
             tx_credits: self.fifo_depth,

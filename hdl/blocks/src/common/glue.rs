@@ -217,7 +217,7 @@ impl Logic for RouteEntry {
 }
 
 /// Packs what an input learns about a head flit on arrival (the look-ahead
-/// route): `tag = {trace, is_fan, ready, bad_header, alt_oh, prim_oh}`.
+/// route): `tag = {bank, trace, is_fan, ready, bad_header, alt_oh, prim_oh}`.
 #[derive(LogicBlock, Default)]
 pub struct RouteTagPack {
     /// Primary port, one-hot.
@@ -232,13 +232,16 @@ pub struct RouteTagPack {
     pub is_fan: Signal<In, Bit>,
     /// The trace flag.
     pub trace: Signal<In, Bit>,
+    /// The route table bank the route came from.
+    pub bank: Signal<In, Bit>,
     /// The packed tag.
-    pub tag: Signal<Out, Bits<14>>,
+    pub tag: Signal<Out, Bits<15>>,
 }
 
 impl Logic for RouteTagPack {
     fn update(&mut self) {
-        let v = (self.trace.val() as u64) << 13
+        let v = (self.bank.val() as u64) << 14
+            | (self.trace.val() as u64) << 13
             | (self.is_fan.val() as u64) << 12
             | (self.ready.val() as u64) << 11
             | (self.bad_header.val() as u64) << 10
@@ -251,7 +254,7 @@ impl Logic for RouteTagPack {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
-            "always @(*) tag = {trace, is_fan, ready, bad_header, alt_oh, prim_oh};\n".into(),
+            "always @(*) tag = {bank, trace, is_fan, ready, bad_header, alt_oh, prim_oh};\n".into(),
         )
     }
 }

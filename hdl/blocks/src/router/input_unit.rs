@@ -10,6 +10,13 @@
 //! and alternate, the TTL and the switch remain. That takes the two LUT-RAM
 //! reads in series (FIFO, then route table) off the switch allocation path.
 //!
+//! Each input holds both route table banks (the double scheme,
+//! docs/deadlock-freedom.md) and reads the one its `bank` input names; the
+//! tag keeps which. A head whose tag came from another bank than the one
+//! named now (the router switched meanwhile), or whose bank is being loaded
+//! (`bank_wait`), is not routed: it waits at the FIFO head and looks its
+//! entry up again, bounded like a head with no live port.
+//!
 //! Fan-out packets (multicast, scoped broadcast, discovery request) take an
 //! output mask instead of one port: the group table entry `dest`, or the
 //! broadcast rule. The input then acquires the mask's outputs in the fixed
@@ -94,8 +101,16 @@ pub struct InputUnit<const W: usize> {
     pub cut_drop: Signal<Out, Bit>,
     /// Credit back to the neighbour: one FIFO slot freed (registered).
     pub credit_out: Signal<Out, Bit>,
-    /// Route table write strobe (all inputs hold a copy).
-    pub tbl_we: Signal<In, Bit>,
+    /// Route table write strobes, bit per bank (all inputs hold a copy of
+    /// both banks; reset initialisation writes both at once).
+    pub tbl_we: Signal<In, Bits<2>>,
+    /// The bank heads are routed by now (the double scheme: `VcPort` derives
+    /// it from this unit's VC and the router's `table_banks`).
+    pub bank: Signal<In, Bit>,
+    /// Heads wait at the FIFO head: their bank is being loaded.
+    pub bank_wait: Signal<In, Bit>,
+    /// This unit holds a flit (FIFO not empty) or an open worm.
+    pub holds: Signal<Out, Bit>,
     /// Route table write address (destination).
     pub tbl_waddr: Signal<In, Bits<8>>,
     /// Route table entry: `alternate << 3 | primary`.
@@ -140,7 +155,7 @@ pub struct InputUnit<const W: usize> {
     pub drop_malformed: Signal<Out, Bit>,
     /// Pulse: a flit arrived with the FIFO full (a neighbour ignored credits).
     pub overflow: Signal<Out, Bit>,
-    fifo: TagFifo<W, 14, 12>,
+    fifo: TagFifo<W, 15, 12>,
     in_hdr: RoutingWord<W>,
     in_head: DFF<Bit>,
     rtag: RouteTagPack,
@@ -151,7 +166,12 @@ pub struct InputUnit<const W: usize> {
     h_fan: Signal<Local, Bit>,
     h_fmask: Signal<Local, Bits<5>>,
     h_ttlcut: Signal<Local, Bit>,
-    route_tbl: DistRam<Bits<6>>,
+    route_tbl0: DistRam<Bits<6>>,
+    route_tbl1: DistRam<Bits<6>>,
+    entry: Signal<Local, Bits<6>>,
+    h_bank: Signal<Local, Bit>,
+    route_stale: Signal<Local, Bit>,
+    relook_bank: DFF<Bit>,
     group_tbl: DistRam<Bits<5>>,
     bmask: BroadcastMask,
     acq: OrderedAcquire,
@@ -197,9 +217,9 @@ pub struct InputUnit<const W: usize> {
     max16: Constant<Bits<16>>,
     synth: Signal<Local, Bit>,
     cut_up: Signal<Local, Bit>,
-    err_tag: Signal<Local, Bits<14>>,
-    one14: Constant<Bits<14>>,
-    zero14: Constant<Bits<14>>,
+    err_tag: Signal<Local, Bits<15>>,
+    one15: Constant<Bits<15>>,
+    zero15: Constant<Bits<15>>,
     prim_oh: Signal<Local, Bits<5>>,
     alt_oh: Signal<Local, Bits<5>>,
     chosen: Signal<Local, Bits<5>>,
@@ -244,6 +264,9 @@ impl<const W: usize> InputUnit<W> {
             tbl_we: Default::default(),
             tbl_waddr: Default::default(),
             tbl_wdata: Default::default(),
+            bank: Default::default(),
+            bank_wait: Default::default(),
+            holds: Default::default(),
             req: Default::default(),
             grant: Default::default(),
             flit_data: Default::default(),
@@ -266,7 +289,12 @@ impl<const W: usize> InputUnit<W> {
             h_fan: Default::default(),
             h_fmask: Default::default(),
             h_ttlcut: Default::default(),
-            route_tbl: DistRam::new(p.geometry.table_entries() as usize),
+            route_tbl0: DistRam::new(p.geometry.table_entries() as usize),
+            route_tbl1: DistRam::new(p.geometry.table_entries() as usize),
+            entry: Default::default(),
+            h_bank: Default::default(),
+            route_stale: Default::default(),
+            relook_bank: Default::default(),
             group_tbl: DistRam::new(GROUP_TABLE_ENTRIES as usize),
             bmask: BroadcastMask::new(&p.geometry),
             acq: Default::default(),
@@ -327,8 +355,8 @@ impl<const W: usize> InputUnit<W> {
             synth: Default::default(),
             cut_up: Default::default(),
             err_tag: Default::default(),
-            one14: Constant::new(1u64.to_bits()),
-            zero14: Constant::new(0u64.to_bits()),
+            one15: Constant::new(1u64.to_bits()),
+            zero15: Constant::new(0u64.to_bits()),
             link_err: Default::default(),
             link_open: Default::default(),
             rx_clear: Default::default(),
@@ -388,10 +416,12 @@ impl<const W: usize> Logic for InputUnit<W> {
             relook_valid,
             relook_p,
             relook_a,
+            relook_bank,
             wait_cnt
         );
         clock!(self, clock, fifo);
-        self.route_tbl.clock.next = self.clock.val();
+        self.route_tbl0.clock.next = self.clock.val();
+        self.route_tbl1.clock.next = self.clock.val();
         self.group_tbl.clock.next = self.clock.val();
         self.fifo.reset.next = self.reset.val();
         // Link side: every valid flit enters the FIFO. A head flit is
@@ -408,9 +438,12 @@ impl<const W: usize> Logic for InputUnit<W> {
             self.in_head.d.next = self.link_last.val();
         }
         // Route and group table copies, written by the router.
-        self.route_tbl.write_enable.next = self.tbl_we.val();
-        self.route_tbl.write_address.next = self.tbl_waddr.val();
-        self.route_tbl.write_data.next = self.tbl_wdata.val();
+        self.route_tbl0.write_enable.next = self.tbl_we.val().get_bit(0);
+        self.route_tbl0.write_address.next = self.tbl_waddr.val();
+        self.route_tbl0.write_data.next = self.tbl_wdata.val();
+        self.route_tbl1.write_enable.next = self.tbl_we.val().get_bit(1);
+        self.route_tbl1.write_address.next = self.tbl_waddr.val();
+        self.route_tbl1.write_data.next = self.tbl_wdata.val();
         self.group_tbl.write_enable.next = self.grp_we.val();
         self.group_tbl.write_address.next = self.grp_waddr.val();
         self.group_tbl.write_data.next = self.grp_wdata.val();
@@ -430,12 +463,19 @@ impl<const W: usize> Logic for InputUnit<W> {
         // cycle without one, a blocked head at the FIFO head reads its entry
         // again (the registers below keep it).
         self.steal.next = !(self.link_valid.val() && self.in_head.q.val());
-        self.route_tbl.read_address.next = self.in_hdr.dest.val();
+        self.route_tbl0.read_address.next = self.in_hdr.dest.val();
+        self.route_tbl1.read_address.next = self.in_hdr.dest.val();
         self.group_tbl.read_address.next = self.in_hdr.dest.val();
         self.dest_ok.next = ((self.in_hdr.dest.val() & self.x_mask.val()) < self.mesh_w.val())
             && ((self.in_hdr.dest.val() >> self.x_bits.val()) < self.mesh_h.val());
-        self.prim_oh.next = self.one5.val() << self.route_tbl.read_data.val().get_bits::<3>(0);
-        self.alt_oh.next = self.one5.val() << self.route_tbl.read_data.val().get_bits::<3>(3);
+        // The entry of the bank heads are routed by now; the tag keeps
+        // which bank it came from.
+        self.entry.next = self.route_tbl0.read_data.val();
+        if self.bank.val() {
+            self.entry.next = self.route_tbl1.read_data.val();
+        }
+        self.prim_oh.next = self.one5.val() << self.entry.val().get_bits::<3>(0);
+        self.alt_oh.next = self.one5.val() << self.entry.val().get_bits::<3>(3);
         // Fan-out: the output mask, from the group table (multicast) or the
         // broadcast rule (scoped broadcast, discovery request).
         self.bmask.node_x.next = self.node_x.val();
@@ -475,6 +515,7 @@ impl<const W: usize> Logic for InputUnit<W> {
         self.rtag.ready.next = self.enable.val();
         self.rtag.is_fan.next = self.is_fan.val();
         self.rtag.trace.next = self.in_hdr.trace.val();
+        self.rtag.bank.next = self.bank.val();
         self.ftag.raw_mask.next = self.raw_mask.val();
         self.ftag.fan_mask.next = self.fan_mask.val();
         self.ftag.err.next = self.fan_err_in.val();
@@ -482,9 +523,9 @@ impl<const W: usize> Logic for InputUnit<W> {
         self.fifo.push_a.next = self.rtag.tag.val();
         // Tag a is only read at a head flit; the other flits keep their
         // error mark in its bit 0.
-        self.err_tag.next = self.zero14.val();
+        self.err_tag.next = self.zero15.val();
         if self.link_err.val() {
-            self.err_tag.next = self.one14.val();
+            self.err_tag.next = self.one15.val();
         }
         if !self.in_head.q.val() {
             self.fifo.push_a.next = self.err_tag.val();
@@ -494,20 +535,32 @@ impl<const W: usize> Logic for InputUnit<W> {
         // The head flit: its tags, then what depends on the links now.
         self.hdr.flit.next = self.fifo.head_data.val();
         // The route: the tags from arrival, or the entry looked up again
-        // while this head waited for a live port.
+        // while this head waited for a live port. Either is stale if it came
+        // from another bank than the one heads are routed by now (the router
+        // switched banks meanwhile), and every route waits while the bank is
+        // being loaded: the head waits and looks its entry up again.
+        self.h_bank.next = self.fifo.head_a.val().get_bit(14);
         self.cur_p.next = self.fifo.head_a.val().get_bits::<5>(0);
         self.cur_a.next = self.fifo.head_a.val().get_bits::<5>(5);
+        self.route_stale.next = self.h_bank.val() != self.bank.val();
         if self.relook_valid.q.val() {
             self.cur_p.next = self.relook_p.q.val();
             self.cur_a.next = self.relook_a.q.val();
+            self.route_stale.next = self.relook_bank.q.val() != self.bank.val();
+        }
+        if self.bank_wait.val() {
+            self.route_stale.next = true;
         }
         self.chosen.next = self.zero5.val();
-        if (self.cur_p.val() & !self.ports_down.val()).any() {
+        if self.route_stale.val() {
+            self.chosen.next = self.zero5.val();
+        } else if (self.cur_p.val() & !self.ports_down.val()).any() {
             self.chosen.next = self.cur_p.val();
         } else if (self.cur_a.val() & !self.ports_down.val()).any() {
             self.chosen.next = self.cur_a.val();
         }
-        self.none_route.next = !(self.cur_p.val() | self.cur_a.val()).any();
+        self.none_route.next =
+            !(self.cur_p.val() | self.cur_a.val()).any() && !self.route_stale.val();
         // Flits that arrived before the route table was loaded have no route.
         self.stale.next = !self.fifo.head_a.val().get_bit(11);
         self.h_raw.next = self.fifo.head_b.val().get_bits::<5>(0);
@@ -716,9 +769,12 @@ impl<const W: usize> Logic for InputUnit<W> {
             self.dropping.d.next = false;
         }
         self.rx_clear.next = self.fifo.empty.val() && !self.trunc.q.val() && !self.credit.q.val();
+        self.holds.next = !self.fifo.empty.val() || self.locked.q.val();
         if self.blocked.val() && self.steal.val() {
-            self.route_tbl.read_address.next = self.hdr.dest.val();
+            self.route_tbl0.read_address.next = self.hdr.dest.val();
+            self.route_tbl1.read_address.next = self.hdr.dest.val();
             self.relook_valid.d.next = true;
+            self.relook_bank.d.next = self.bank.val();
             self.relook_p.d.next = self.prim_oh.val();
             self.relook_a.d.next = self.alt_oh.val();
         }

@@ -28,7 +28,7 @@ use output_unit::OutputUnit;
 use replimesh_spec::{
     router_addr, MeshGeometry, PortDir, GROUP_TABLE_BASE, GROUP_TABLE_ENTRIES,
     LINK_HOLDDOWN_DEFAULT, LINK_STABLE_DEFAULT, LINK_TIMEOUT_DEFAULT, NO_ROUTE_ENTRY,
-    REROUTE_WAIT_DEFAULT, ROUTER_ID_VALUE, ROUTE_TABLE_BASE,
+    REROUTE_WAIT_DEFAULT, ROUTER_ID_VALUE, ROUTE_TABLE_BANK1_BASE, ROUTE_TABLE_BASE,
 };
 use rust_hdl::prelude::*;
 use vc_port::VcPort;
@@ -284,6 +284,27 @@ pub struct Router<const W: usize> {
     p_w: Constant<Bits<3>>,
     p_l: Constant<Bits<3>>,
     shadow_tbl: DistRam<Bits<6>>,
+    shadow_tbl1: DistRam<Bits<6>>,
+    tbl1_32: Widen<6, 32>,
+    bank_cur: DFF<Bit>,
+    bank_other: DFF<Bits<2>>,
+    banks_pack: Pack5,
+    banks32: Widen<5, 32>,
+    seen0: DFF<Bit>,
+    seen1: DFF<Bit>,
+    busy0: Signal<Local, Bit>,
+    busy1: Signal<Local, Bit>,
+    seen_pack: Pack5,
+    seen32: Widen<5, 32>,
+    entry_ok: Signal<Local, Bit>,
+    we_both: Constant<Bits<2>>,
+    we0: Constant<Bits<2>>,
+    we1: Constant<Bits<2>>,
+    zero2: Constant<Bits<2>>,
+    a_table_banks: Constant<Bits<16>>,
+    a_vc_seen: Constant<Bits<16>>,
+    a_tbl1_base: Constant<Bits<16>>,
+    a_tbl1_end: Constant<Bits<16>>,
     init_busy: DFF<Bit>,
     init_idx: DFF<Bits<8>>,
     link_down: DFF<Bits<5>>,
@@ -328,7 +349,7 @@ pub struct Router<const W: usize> {
     inc_fanout32: Widen<4, 32>,
     mc: Constant<Bit>,
     sel: Signal<Local, Bit>,
-    tbl_we: Signal<Local, Bit>,
+    tbl_we: Signal<Local, Bits<2>>,
     tbl_waddr: Signal<Local, Bits<8>>,
     tbl_wdata: Signal<Local, Bits<6>>,
     bad_access: Signal<Local, Bit>,
@@ -510,6 +531,27 @@ impl<const W: usize> Router<W> {
             p_w: port(PortDir::W),
             p_l: port(PortDir::L),
             shadow_tbl: DistRam::new(entries as usize),
+            shadow_tbl1: DistRam::new(entries as usize),
+            tbl1_32: Default::default(),
+            bank_cur: Default::default(),
+            bank_other: Default::default(),
+            banks_pack: Default::default(),
+            banks32: Default::default(),
+            seen0: Default::default(),
+            seen1: Default::default(),
+            busy0: Default::default(),
+            busy1: Default::default(),
+            seen_pack: Default::default(),
+            seen32: Default::default(),
+            entry_ok: Default::default(),
+            we_both: Constant::new(3u64.to_bits()),
+            we0: Constant::new(1u64.to_bits()),
+            we1: Constant::new(2u64.to_bits()),
+            zero2: Constant::new(0u64.to_bits()),
+            a_table_banks: c16(router_addr::TABLE_BANKS),
+            a_vc_seen: c16(router_addr::VC_SEEN),
+            a_tbl1_base: c16(ROUTE_TABLE_BANK1_BASE),
+            a_tbl1_end: c16(ROUTE_TABLE_BANK1_BASE + entries),
             init_busy: Default::default(),
             init_idx: Default::default(),
             link_down: Default::default(),
@@ -635,7 +677,11 @@ impl<const W: usize> Logic for Router<W> {
             link_discards,
             reroute_wait,
             inc_wait,
-            reroute_waits
+            reroute_waits,
+            bank_cur,
+            bank_other,
+            seen0,
+            seen1
         );
         for p in 0..4 {
             self.down_events[p].clock.next = self.clock.val();
@@ -649,6 +695,7 @@ impl<const W: usize> Logic for Router<W> {
         self.int_reset.next = self.reset.val() || self.kill.val();
         self.hb_phase.d.next = !self.hb_phase.q.val();
         self.shadow_tbl.clock.next = self.clock.val();
+        self.shadow_tbl1.clock.next = self.clock.val();
         self.shadow_grp.clock.next = self.clock.val();
         for p in 0..5 {
             self.inputs[p].clock.next = self.clock.val();
@@ -1211,14 +1258,17 @@ impl<const W: usize> Logic for Router<W> {
         }
         self.init_entry.primary.next = self.prim.val();
         self.init_entry.alternate.next = self.alt.val();
-        self.tbl_we.next = false;
+        self.tbl_we.next = self.zero2.val();
         self.tbl_waddr.next = self.init_idx.q.val();
         self.tbl_wdata.next = self.init_entry.entry.val();
         self.grp_we.next = false;
         self.grp_waddr.next = self.init_idx.q.val();
         self.grp_wdata.next = self.zero5.val();
         if self.init_busy.q.val() {
-            self.tbl_we.next = self.init_idx.q.val() <= self.n_entries_m1.val();
+            // Both banks start with the same tables.
+            if self.init_idx.q.val() <= self.n_entries_m1.val() {
+                self.tbl_we.next = self.we_both.val();
+            }
             self.grp_we.next = (self.init_idx.q.val() < self.n_groups.val()) && self.mc.val();
             self.init_idx.d.next = self.init_idx.q.val() + self.one8.val();
             if self.init_idx.q.val() == self.last_entry.val() {
@@ -1230,6 +1280,43 @@ impl<const W: usize> Logic for Router<W> {
         self.node32.narrow.next = self.node_id.val();
         self.shadow_tbl.read_address.next = self.cfg_addr.val().get_bits::<8>(0);
         self.tbl32.narrow.next = self.shadow_tbl.read_data.val();
+        self.shadow_tbl1.read_address.next = self.cfg_addr.val().get_bits::<8>(0);
+        self.tbl1_32.narrow.next = self.shadow_tbl1.read_data.val();
+        // The double scheme's state, and the per-VC drain check: sticky
+        // while anything of the VC is here, cleared by writing 1s.
+        self.banks_pack.b0.next = self.bank_cur.q.val();
+        self.banks_pack.b1.next = self.bank_other.q.val().get_bit(0);
+        self.banks_pack.b2.next = self.bank_other.q.val().get_bit(1);
+        self.banks_pack.b3.next = false;
+        self.banks_pack.b4.next = false;
+        self.banks32.narrow.next = self.banks_pack.bits.val();
+        self.busy0.next = false;
+        self.busy1.next = false;
+        for p in 0..5 {
+            if self.inputs[p].holds0.val() || self.outputs[p].vc0_busy.val() {
+                self.busy0.next = true;
+            }
+            if self.inputs[p].holds1.val() || self.outputs[p].vc1_busy.val() {
+                self.busy1.next = true;
+            }
+        }
+        self.seen0.d.next = self.seen0.q.val() || self.busy0.val();
+        self.seen1.d.next = self.seen1.q.val() || self.busy1.val();
+        self.seen_pack.b0.next = self.seen0.q.val();
+        self.seen_pack.b1.next = self.seen1.q.val();
+        self.seen_pack.b2.next = false;
+        self.seen_pack.b3.next = false;
+        self.seen_pack.b4.next = false;
+        self.seen32.narrow.next = self.seen_pack.bits.val();
+        for p in 0..5 {
+            self.inputs[p].cur_vc.next = self.bank_cur.q.val();
+            self.inputs[p].other_bank.next = self.bank_other.q.val();
+        }
+        // A route entry names two ports (or is "no route") and nothing else.
+        self.entry_ok.next = (((self.cfg_wdata.val().get_bits::<3>(0) <= self.port_max.val())
+            && (self.cfg_wdata.val().get_bits::<3>(3) <= self.port_max.val()))
+            || (self.cfg_wdata.val().get_bits::<6>(0) == self.no_route.val()))
+            && !self.cfg_wdata.val().get_bits::<26>(6).any();
         self.shadow_grp.read_address.next = self.cfg_addr.val().get_bits::<8>(0);
         self.grp32.narrow.next = self.shadow_grp.read_data.val();
         self.down32.narrow.next = self.link_down.q.val() | self.absent.bits.val();
@@ -1268,15 +1355,35 @@ impl<const W: usize> Logic for Router<W> {
                 && !self.cfg_wdata.val().get_bits::<24>(8).any()
             {
                 self.link_stable.d.next = self.cfg_wdata.val().get_bits::<8>(0);
+            } else if (self.cfg_addr.val() == self.a_table_banks.val())
+                && !self.cfg_wdata.val().get_bits::<29>(3).any()
+            {
+                self.bank_cur.d.next = self.cfg_wdata.val().get_bit(0);
+                self.bank_other.d.next = self.cfg_wdata.val().get_bits::<2>(1);
+            } else if (self.cfg_addr.val() == self.a_vc_seen.val())
+                && !self.cfg_wdata.val().get_bits::<30>(2).any()
+            {
+                if self.cfg_wdata.val().get_bit(0) {
+                    self.seen0.d.next = self.busy0.val();
+                }
+                if self.cfg_wdata.val().get_bit(1) {
+                    self.seen1.d.next = self.busy1.val();
+                }
             } else if (self.cfg_addr.val() >= self.a_tbl_base.val())
                 && (self.cfg_addr.val() < self.a_tbl_end.val())
                 && !self.init_busy.q.val()
-                && (((self.cfg_wdata.val().get_bits::<3>(0) <= self.port_max.val())
-                    && (self.cfg_wdata.val().get_bits::<3>(3) <= self.port_max.val()))
-                    || (self.cfg_wdata.val().get_bits::<6>(0) == self.no_route.val()))
-                && !self.cfg_wdata.val().get_bits::<26>(6).any()
+                && self.entry_ok.val()
             {
-                self.tbl_we.next = true;
+                self.tbl_we.next = self.we0.val();
+                self.tbl_waddr.next = self.cfg_addr.val().get_bits::<8>(0);
+                self.tbl_wdata.next = self.cfg_wdata.val().get_bits::<6>(0);
+                self.table_writes.d.next = self.table_writes.q.val() + self.one32.val();
+            } else if (self.cfg_addr.val() >= self.a_tbl1_base.val())
+                && (self.cfg_addr.val() < self.a_tbl1_end.val())
+                && !self.init_busy.q.val()
+                && self.entry_ok.val()
+            {
+                self.tbl_we.next = self.we1.val();
                 self.tbl_waddr.next = self.cfg_addr.val().get_bits::<8>(0);
                 self.tbl_wdata.next = self.cfg_wdata.val().get_bits::<6>(0);
                 self.table_writes.d.next = self.table_writes.q.val() + self.one32.val();
@@ -1307,9 +1414,12 @@ impl<const W: usize> Logic for Router<W> {
         self.shadow_grp.write_enable.next = self.grp_we.val();
         self.shadow_grp.write_address.next = self.grp_waddr.val();
         self.shadow_grp.write_data.next = self.grp_wdata.val();
-        self.shadow_tbl.write_enable.next = self.tbl_we.val();
+        self.shadow_tbl.write_enable.next = self.tbl_we.val().get_bit(0);
         self.shadow_tbl.write_address.next = self.tbl_waddr.val();
         self.shadow_tbl.write_data.next = self.tbl_wdata.val();
+        self.shadow_tbl1.write_enable.next = self.tbl_we.val().get_bit(1);
+        self.shadow_tbl1.write_address.next = self.tbl_waddr.val();
+        self.shadow_tbl1.write_data.next = self.tbl_wdata.val();
         self.rdata.d.next = self.zero32.val();
         // Per-port counters, decoded apart from the chain below.
         self.port_hit.next = false;
@@ -1378,6 +1488,14 @@ impl<const W: usize> Logic for Router<W> {
                 self.rdata.d.next = self.cut_drops.q.val();
             } else if self.cfg_addr.val() == self.a_link_discards.val() {
                 self.rdata.d.next = self.link_discards.q.val();
+            } else if self.cfg_addr.val() == self.a_table_banks.val() {
+                self.rdata.d.next = self.banks32.wide.val();
+            } else if self.cfg_addr.val() == self.a_vc_seen.val() {
+                self.rdata.d.next = self.seen32.wide.val();
+            } else if (self.cfg_addr.val() >= self.a_tbl1_base.val())
+                && (self.cfg_addr.val() < self.a_tbl1_end.val())
+            {
+                self.rdata.d.next = self.tbl1_32.wide.val();
             } else if (self.cfg_addr.val() >= self.a_grp_base.val())
                 && (self.cfg_addr.val() < self.a_grp_end.val())
                 && self.mc.val()
@@ -1406,6 +1524,10 @@ impl<const W: usize> Logic for Router<W> {
             self.reroute_wait.d.next = self.wait_reset.val();
             self.inc_wait.d.next = self.zero4.val();
             self.reroute_waits.d.next = self.zero32.val();
+            self.bank_cur.d.next = false;
+            self.bank_other.d.next = self.zero2.val();
+            self.seen0.d.next = false;
+            self.seen1.d.next = false;
             self.inc_cut_tail.d.next = self.zero4.val();
             self.inc_cut_drop.d.next = self.zero4.val();
             self.inc_discard.d.next = self.zero3.val();

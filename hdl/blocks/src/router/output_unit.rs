@@ -77,6 +77,12 @@ pub struct OutputUnit<const W: usize> {
     /// VC0 free, with the neighbour's VC0 buffer empty: a fan-out packet may
     /// take it.
     pub fan_avail: Signal<Out, Bit>,
+    /// A VC0 worm holds this mesh output, or a VC0 flit is on the link
+    /// (for `vc_seen`; never on the local output, whose packets the input
+    /// units account for).
+    pub vc0_busy: Signal<Out, Bit>,
+    /// The same for VC1.
+    pub vc1_busy: Signal<Out, Bit>,
     taken: Signal<Local, Bit>,
     arb: RoundRobin5,
     arb1: RoundRobin5,
@@ -136,6 +142,8 @@ impl<const W: usize> OutputUnit<W> {
             fan_grant: Default::default(),
             fan_take: Default::default(),
             fan_avail: Default::default(),
+            vc0_busy: Default::default(),
+            vc1_busy: Default::default(),
             taken: Default::default(),
             arb: Default::default(),
             arb1: Default::default(),
@@ -292,6 +300,10 @@ impl<const W: usize> Logic for OutputUnit<W> {
         self.link_data.next = self.out_data.q.val();
         self.link_err.next = self.out_err.q.val();
         self.link_vc.next = self.out_vc.q.val();
+        self.vc0_busy.next = self.two_vc.val()
+            && (!self.free.val() || (self.out_valid.q.val() && !self.out_vc.q.val()));
+        self.vc1_busy.next = self.two_vc.val()
+            && (!self.free1.val() || (self.out_valid.q.val() && self.out_vc.q.val()));
         if !self.link_up.val() || self.reset.val() {
             self.owner.d.next = self.all5.val();
             self.owner1.d.next = self.all5.val();

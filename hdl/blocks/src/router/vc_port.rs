@@ -13,15 +13,27 @@
 //! (`docs/deadlock-freedom.md`). Priority turns per packet, and whenever the
 //! offered flit is refused.
 //!
-//! Unicast packets keep the VC they were injected on: the local port puts
-//! each on its flow's VC (`head_vc`), a mesh port passes the VC on, so the
-//! VCs are two virtual networks with the same routes and a flow stays in
-//! order. Fan-out packets travel on VC0 only (outputs give fan-out VC0
+//! Which VC a unicast head leaves on, and which route table bank routes it,
+//! follow the router's `table_banks` (the double scheme,
+//! `docs/deadlock-freedom.md`): `cur`, the VC of the newest tables, and the
+//! state of the other bank.
+//!
+//! - `same` (the steady state, and reset): both banks hold the same tables;
+//!   the local port puts each head on its flow's VC (`head_vc`), a mesh port
+//!   passes the VC on, so the VCs are two virtual networks with the same
+//!   routes and a flow stays in order.
+//! - otherwise a head injected here or arriving on `cur` leaves on `cur`,
+//!   routed by `cur`'s bank; one arriving on the other VC moves up to `cur`
+//!   if that bank is `old`, stays on its VC routed by its own bank if `next`,
+//!   and waits at its FIFO head if `loading`.
+//!
+//! Fan-out packets travel on VC0 only (outputs give fan-out VC0
 //! only), so only VC0's unit takes part in fan-out acquisition. The local port is a
 //! `VcPort` with one VC: the host injects one stream.
 
 use super::input_unit::InputUnit;
 use crate::router::RouterParams;
+use replimesh_spec::reconfig::OtherBank;
 use replimesh_spec::FIELD_DEST;
 use rust_hdl::prelude::*;
 
@@ -76,8 +88,16 @@ pub struct VcPort<const W: usize> {
     pub credit_out: Signal<Out, Bit>,
     /// Credit back to the neighbour for VC1 (registered).
     pub credit_out1: Signal<Out, Bit>,
-    /// Route table write strobe.
-    pub tbl_we: Signal<In, Bit>,
+    /// Route table write strobes, bit per bank.
+    pub tbl_we: Signal<In, Bits<2>>,
+    /// `table_banks`: the VC (and bank) of the newest tables.
+    pub cur_vc: Signal<In, Bit>,
+    /// `table_banks`: the state of the other bank (`OtherBank::code`).
+    pub other_bank: Signal<In, Bits<2>>,
+    /// VC0's unit holds a flit or an open worm.
+    pub holds0: Signal<Out, Bit>,
+    /// VC1's unit holds a flit or an open worm.
+    pub holds1: Signal<Out, Bit>,
     /// Route table write address.
     pub tbl_waddr: Signal<In, Bits<8>>,
     /// Route table entry.
@@ -92,10 +112,11 @@ pub struct VcPort<const W: usize> {
     pub req: Signal<Out, Bits<5>>,
     /// The VC the offered flit came in on.
     pub flit_vc: Signal<Out, Bit>,
-    /// The VC the offered flit leaves on if it is a head: on a mesh port
-    /// the one it came in on; on the local port the flow's VC, a hash of
-    /// source and destination, so that all packets of a flow take one VC
-    /// and one path and arrive in order.
+    /// The VC the offered flit leaves on if it is a head: with both banks
+    /// the same, on a mesh port the one it came in on and on the local port
+    /// the flow's VC (a hash of source and destination, so that all packets
+    /// of a flow take one VC and one path and arrive in order); during a
+    /// change, the VC of the bank that routed it.
     pub head_vc: Signal<Out, Bit>,
     /// Outputs a waiting fan-out packet asks to acquire (VC0's unit).
     pub fan_req: Signal<Out, Bits<5>>,
@@ -135,6 +156,12 @@ pub struct VcPort<const W: usize> {
     flow_vc: Signal<Local, Bit>,
     two_vc: Constant<Bit>,
     other: Signal<Local, Bit>,
+    same: Signal<Local, Bit>,
+    bank0: Signal<Local, Bit>,
+    bank1: Signal<Local, Bit>,
+    code_same: Constant<Bits<2>>,
+    code_next: Constant<Bits<2>>,
+    code_loading: Constant<Bits<2>>,
     zero5: Constant<Bits<5>>,
     one2: Constant<Bits<2>>,
     two2: Constant<Bits<2>>,
@@ -176,6 +203,10 @@ impl<const W: usize> VcPort<W> {
             tbl_we: Default::default(),
             tbl_waddr: Default::default(),
             tbl_wdata: Default::default(),
+            cur_vc: Default::default(),
+            other_bank: Default::default(),
+            holds0: Default::default(),
+            holds1: Default::default(),
             grp_we: Default::default(),
             grp_waddr: Default::default(),
             grp_wdata: Default::default(),
@@ -205,6 +236,12 @@ impl<const W: usize> VcPort<W> {
             flow_vc: Default::default(),
             two_vc: Constant::new(vcs == 2),
             other: Default::default(),
+            same: Default::default(),
+            bank0: Default::default(),
+            bank1: Default::default(),
+            code_same: Constant::new((OtherBank::Same.code() as u64).to_bits()),
+            code_next: Constant::new((OtherBank::Next.code() as u64).to_bits()),
+            code_loading: Constant::new((OtherBank::Loading.code() as u64).to_bits()),
             zero5: Constant::new(0u64.to_bits()),
             one2: Constant::new(1u64.to_bits()),
             two2: Constant::new(2u64.to_bits()),
@@ -251,6 +288,27 @@ impl<const W: usize> Logic for VcPort<W> {
         self.vc1.grp_we.next = self.grp_we.val();
         self.vc1.grp_waddr.next = self.grp_waddr.val();
         self.vc1.grp_wdata.next = self.grp_wdata.val();
+        // The double scheme: which bank routes each unit's heads. `cur`'s
+        // unit, and the local port's (injection), always by `cur`'s bank;
+        // the other VC's unit by its own bank only while that is `next`
+        // (in `old` its heads move up to `cur`), and not at all while it is
+        // `loading`.
+        self.same.next = self.other_bank.val() == self.code_same.val();
+        self.bank0.next = self.cur_vc.val();
+        self.bank1.next = self.cur_vc.val();
+        if self.two_vc.val() && (self.other_bank.val() == self.code_next.val()) {
+            self.bank0.next = false;
+            self.bank1.next = true;
+        }
+        self.vc0.bank.next = self.bank0.val();
+        self.vc1.bank.next = self.bank1.val();
+        self.vc0.bank_wait.next = self.two_vc.val()
+            && self.cur_vc.val()
+            && (self.other_bank.val() == self.code_loading.val());
+        self.vc1.bank_wait.next =
+            !self.cur_vc.val() && (self.other_bank.val() == self.code_loading.val());
+        self.holds0.next = self.vc0.holds.val() && self.two_vc.val();
+        self.holds1.next = self.vc1.holds.val() && self.two_vc.val();
         // Link side: each flit into its VC's unit.
         self.vc0.link_valid.next = self.link_valid.val() && !self.link_vc.val();
         self.vc1.link_valid.next = self.link_valid.val() && self.link_vc.val();
@@ -290,9 +348,15 @@ impl<const W: usize> Logic for VcPort<W> {
         }
         self.flit_vc.next = self.pick1.val();
         self.flow_vc.next = (self.vc0.flit_data.val().get_bits::<8>(0) ^ self.my_id.val()).xor();
-        self.head_vc.next = self.pick1.val();
-        if !self.two_vc.val() {
-            self.head_vc.next = self.flow_vc.val();
+        self.head_vc.next = self.bank0.val();
+        if self.pick1.val() {
+            self.head_vc.next = self.bank1.val();
+        }
+        if self.same.val() {
+            self.head_vc.next = self.pick1.val();
+            if !self.two_vc.val() {
+                self.head_vc.next = self.flow_vc.val();
+            }
         }
         self.vc0.grant.next = self.grant.val() && !self.pick1.val();
         self.vc1.grant.next = self.grant.val() && self.pick1.val();
