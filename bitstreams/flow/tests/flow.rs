@@ -17,8 +17,10 @@ use std::path::PathBuf;
 /// re-lookup on the route table's address (issue 12): the router alone
 /// placed out of context measured 62.7 MHz (was 72.1). Then 49.0 MHz with
 /// two virtual channels (issue 12: the port's VC arbiter and a second output
-/// arbiter on the allocation path, docs/hardware.md). Restated until the
-/// router-area and timing work of issue 16 wins it back.
+/// arbiter on the allocation path, docs/hardware.md); 45.7 MHz with the
+/// second route-table bank (issue 12: the bank mux before the route
+/// decision). Restated until the router-area and timing work of issue 16
+/// wins it back.
 const MIN_FMAX_MHZ: f64 = 45.0;
 /// Stated area ceiling for one 32-bit router (yosys synth_ecp5 LUT4, design
 /// alone). Measured 3037 with the look-ahead tags; 4100 with link liveness
@@ -26,8 +28,9 @@ const MIN_FMAX_MHZ: f64 = 45.0;
 /// fault counters; issue 12); 4344 once `link_down` writes are checked
 /// against the mesh edge (yosys re-shapes the whole configuration decode
 /// chain for that one condition); 6138 with two virtual channels (nine input
-/// units, per-VC locks, credits and arbiters; issue 12). Restated with 5 %
-/// margin; issue 16 owns area.
+/// units, per-VC locks, credits and arbiters; issue 12); 6367 with the
+/// second route-table bank (eighteen table copies; issue 12). Restated with
+/// 5 % margin over 6138; issue 16 owns area.
 const MAX_ROUTER_W32_LUT4: u64 = 6450;
 
 fn out_dir() -> PathBuf {
