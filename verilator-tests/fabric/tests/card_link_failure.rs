@@ -3,7 +3,9 @@
 //! and completes with cause `link_cut`: counted, never handed to the host as
 //! data. Everything else is delivered exactly once, intact and in order, on
 //! the routes the control plane (played here as every node would play it)
-//! loads after the failure. The scoreboard checks every packet.
+//! loads after the failure by the double scheme, each node writing its own
+//! router's spare bank and `table_banks` and reading its `vc_seen` through
+//! its own window. The scoreboard checks every packet.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -13,6 +15,7 @@ use replimesh_scoreboard::fault_run::unseen_per_cut;
 use replimesh_scoreboard::{payload_flit, Scoreboard};
 use replimesh_sim::card::{CardSim, SharedCard, SimDevice};
 use replimesh_sim::Delivered;
+use replimesh_spec::reconfig::OtherBank;
 use replimesh_spec::regmap::ErrorCause;
 use replimesh_spec::routing::{check_deadlock_free, check_delivery, updown_tables, Faults};
 use replimesh_spec::{MeshGeometry, NodeId, PortDir};
@@ -49,14 +52,35 @@ impl Run {
             .map(|d| Endpoint::open(d, cfg).expect("endpoint opens"))
             .collect();
         let ids = eps.iter().map(|e| e.info().node).collect();
-        Run {
+        let mut run = Run {
             card,
             eps,
             ids,
             sb: Scoreboard::lossy(),
             queues: vec![vec![]; g.nodes() as usize],
             rng: SmallRng::seed_from_u64(seed),
+        };
+        // Into the double scheme's steady state: the spare VC empty, its
+        // bank loading, so that a change needs no preparation.
+        let spare = run.card.borrow_mut().enter_double_scheme().unwrap();
+        run.wait_drained(spare);
+        run
+    }
+
+    /// Passes over every router's `vc_seen` until one finds `vc` clear
+    /// everywhere, serving the hosts between passes; then ends the change.
+    fn wait_drained(&mut self, vc: u8) {
+        self.card.borrow_mut().vc_seen_pass(vc).unwrap();
+        let mut passes = 0;
+        loop {
+            self.poll();
+            if self.card.borrow_mut().vc_seen_pass(vc).unwrap() {
+                break;
+            }
+            passes += 1;
+            assert!(passes < 2_000, "VC{vc} did not drain");
         }
+        self.card.borrow_mut().finish_change().unwrap();
     }
 
     fn queue(&mut self, src: usize, dest: NodeId, len: usize) {
@@ -137,8 +161,9 @@ impl Run {
     }
 
     /// Cuts the link, then plays the control plane: every node learns the
-    /// same link state, computes the same up*/down* tables, checks them and
-    /// writes its own router's entries.
+    /// same link state, computes the same up*/down* tables, checks them,
+    /// writes them into its own router's spare bank and switches; once the
+    /// old VC has drained everywhere, the old bank is marked loading.
     fn cut_and_reroute(&mut self, faults: &mut Faults, node: usize, port: PortDir) {
         self.card.borrow_mut().cut_link(node, port).unwrap();
         // Both routers notice (timeout, then the far end's silence).
@@ -147,7 +172,8 @@ impl Run {
         let tables = updown_tables(faults);
         check_deadlock_free(faults, &tables).expect("deadlock-free tables");
         check_delivery(faults, &tables).expect("every live pair routed");
-        self.card.borrow_mut().load_tables(&tables).unwrap();
+        let old = self.card.borrow_mut().switch_tables(&tables).unwrap();
+        self.wait_drained(old);
     }
 
     fn link_cut_completions(&mut self) -> u32 {
@@ -174,6 +200,12 @@ fn packets_cut_by_a_failed_link_complete_as_link_cut_and_the_rest_arrive_intact(
         let mut faults = Faults::new(g);
         run.traffic(1_500, 0.02, &streams);
         run.cut_and_reroute(&mut faults, node, port);
+        // Every router switched to bank 1 and marked bank 0 loading, through
+        // its own window.
+        for i in 0..g.nodes() as usize {
+            let banks = run.card.borrow_mut().table_banks(i).unwrap();
+            assert_eq!(banks, (1, OtherBank::Loading), "router {i}");
+        }
         run.traffic(1_500, 0.02, &streams);
         run.drain(200_000);
         let cut = run.link_cut_completions() as usize;

@@ -13,9 +13,12 @@ use crate::ffi::{CardIo, CardModel, DmaIo, CARD_VARIANTS};
 use crate::SimError;
 use replimesh_driver::{Device, DmaRegion, DriverError, Event};
 use replimesh_regs::{BarOffset, Iova};
+use replimesh_spec::reconfig::{table_banks_value, OtherBank};
 use replimesh_spec::regmap::{self as spec, NODE_WINDOW_BYTES, ROUTER_CFG_OFFSET};
 use replimesh_spec::routing::{dor_tables, encode_entry, ordered_writes, RouteTables};
-use replimesh_spec::{router_addr, MeshGeometry, PortDir, ROUTE_TABLE_BASE};
+use replimesh_spec::{
+    router_addr, MeshGeometry, PortDir, ROUTE_TABLE_BANK1_BASE, ROUTE_TABLE_BASE,
+};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -54,6 +57,10 @@ pub struct CardSim {
     bus_errors: u64,
     /// What the routers' tables hold (reset: dimension order).
     loaded: RouteTables,
+    /// The same for bank 1.
+    loaded1: RouteTables,
+    /// The bank (and VC) holding the newest tables at every router.
+    cur: u8,
 }
 
 /// A shared handle on a card.
@@ -103,6 +110,8 @@ impl CardSim {
             vanished: false,
             bus_errors: 0,
             loaded: dor_tables(&geometry),
+            loaded1: dor_tables(&geometry),
+            cur: 0,
         };
         card.io.reset = 1;
         for _ in 0..4 {
@@ -174,7 +183,10 @@ impl CardSim {
 
     /// Plays the control plane as [`crate::Fabric::load_tables`] does: writes
     /// the entries of `tables` that differ from what each router holds, in
-    /// [`ordered_writes`] order, each through that node's own window.
+    /// [`ordered_writes`] order, each through that node's own window, into
+    /// bank 0 in place: for a card still in reset's `same` (before
+    /// [`CardSim::enter_double_scheme`]), on an idle mesh or with tables
+    /// whose every mix is deadlock-free.
     pub fn load_tables(&mut self, tables: &RouteTables) -> Result<(), SimError> {
         let router = spec::placed(&spec::ROUTER_BLOCK).map_or(0, |p| p.base);
         for w in ordered_writes(&self.loaded, tables) {
@@ -195,6 +207,120 @@ impl CardSim {
                 });
             }
             let _ = self.loaded.set(w.router, w.dest, w.route);
+        }
+        Ok(())
+    }
+
+    /// One router register through `node`'s own window (dense index):
+    /// a read, or a write the router must take.
+    fn router_cfg(&mut self, node: usize, reg: u32, write: Option<u32>) -> Result<u32, SimError> {
+        let router = spec::placed(&spec::ROUTER_BLOCK).map_or(0, |p| p.base);
+        let (v, err) = self.bus(node, router + ROUTER_CFG_OFFSET + 4 * reg, write)?;
+        if err {
+            return Err(SimError::CfgRejected {
+                node: self.geometry.id_at(node).0,
+                addr: reg as u16,
+            });
+        }
+        Ok(v)
+    }
+
+    /// Writes the entries of `node`'s bank `bank` that differ from `tables`.
+    fn write_bank(&mut self, node: usize, bank: u8, tables: &RouteTables) -> Result<(), SimError> {
+        let id = self.geometry.id_at(node);
+        for dest in self.geometry.node_ids().collect::<Vec<_>>() {
+            let route = tables.entry(id, dest);
+            let held = if bank == 0 {
+                &self.loaded
+            } else {
+                &self.loaded1
+            };
+            if held.entry(id, dest) == route {
+                continue;
+            }
+            let base = if bank == 0 {
+                ROUTE_TABLE_BASE
+            } else {
+                ROUTE_TABLE_BANK1_BASE
+            };
+            self.router_cfg(node, base + dest.0 as u32, Some(encode_entry(route)))?;
+            let held = if bank == 0 {
+                &mut self.loaded
+            } else {
+                &mut self.loaded1
+            };
+            let _ = held.set(id, dest, route);
+        }
+        Ok(())
+    }
+
+    /// The double scheme (`docs/deadlock-freedom.md`), through each node's
+    /// own window, step by step so that the hosts keep being served between
+    /// the steps. First, from reset's `same`: every router moves the heads
+    /// on the spare VC up to `cur`'s; returns the VC that must now drain
+    /// ([`CardSim::vc_seen_pass`]) before [`CardSim::finish_change`].
+    pub fn enter_double_scheme(&mut self) -> Result<u8, SimError> {
+        for node in 0..self.geometry.nodes() as usize {
+            let v = table_banks_value(self.cur, OtherBank::Old);
+            self.router_cfg(node, router_addr::TABLE_BANKS, Some(v))?;
+        }
+        Ok(1 - self.cur)
+    }
+
+    /// A table change: every router, in node order, gets `tables` written
+    /// into its spare bank (`loading`, so routing nothing) and switches to
+    /// it at once. Returns the old VC, which must drain before
+    /// [`CardSim::finish_change`].
+    pub fn switch_tables(&mut self, tables: &RouteTables) -> Result<u8, SimError> {
+        let (old, new) = (self.cur, 1 - self.cur);
+        for node in 0..self.geometry.nodes() as usize {
+            self.write_bank(node, new, tables)?;
+            let v = table_banks_value(new, OtherBank::Old);
+            self.router_cfg(node, router_addr::TABLE_BANKS, Some(v))?;
+        }
+        self.cur = new;
+        Ok(old)
+    }
+
+    /// `node`'s `table_banks` (dense index): `cur` and the other bank's state.
+    pub fn table_banks(&mut self, node: usize) -> Result<(u8, OtherBank), SimError> {
+        let v = self.router_cfg(node, router_addr::TABLE_BANKS, None)?;
+        Ok(((v & 1) as u8, OtherBank::from_code(v >> 1)))
+    }
+
+    /// One pass over every router's `vc_seen` bit for `vc`, read and then
+    /// cleared: `true` if no router had seen it since the pass before. The
+    /// first pass of a drain only clears; a later pass that returns `true`
+    /// proves the VC was empty at the end of the one before it.
+    pub fn vc_seen_pass(&mut self, vc: u8) -> Result<bool, SimError> {
+        if vc > 1 {
+            return Err(SimError::NoSuchBank(vc));
+        }
+        let bit = 1 << vc;
+        let mut clear = true;
+        for node in 0..self.geometry.nodes() as usize {
+            if self.router_cfg(node, router_addr::VC_SEEN, None)? & bit != 0 {
+                clear = false;
+                self.router_cfg(node, router_addr::VC_SEEN, Some(bit))?;
+            }
+        }
+        Ok(clear)
+    }
+
+    /// Ends a change once the old VC has drained: its bank is marked
+    /// `loading` everywhere and brought up to the newest tables, so the next
+    /// change writes only what changes then.
+    pub fn finish_change(&mut self) -> Result<(), SimError> {
+        let (cur, old) = (self.cur, 1 - self.cur);
+        let newest = if cur == 0 {
+            self.loaded.clone()
+        } else {
+            self.loaded1.clone()
+        };
+        for node in 0..self.geometry.nodes() as usize {
+            let v = table_banks_value(cur, OtherBank::Loading);
+            self.router_cfg(node, router_addr::TABLE_BANKS, Some(v))?;
+            self.write_bank(node, old, &newest)?;
         }
         Ok(())
     }
