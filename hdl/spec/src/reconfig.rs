@@ -93,6 +93,11 @@ pub const fn table_banks_value(cur: u8, other: OtherBank) -> u32 {
     other.code() << 1 | (cur as u32 & 1)
 }
 
+/// The fields of a `table_banks` value: `cur` and the other bank's state.
+pub const fn table_banks_fields(value: u32) -> (u8, OtherBank) {
+    ((value & 1) as u8, OtherBank::from_code(value >> 1))
+}
+
 /// How one router picks the VC and the tables for a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouterMode {
@@ -396,7 +401,7 @@ mod tests {
             assert_eq!(OtherBank::from_code(s.code()), s);
             for cur in 0..2u8 {
                 let v = table_banks_value(cur, s);
-                assert_eq!((v & 1, OtherBank::from_code(v >> 1)), (cur as u32, s));
+                assert_eq!(table_banks_fields(v), (cur, s));
                 assert!(v < 8, "table_banks uses bits 2..0 only");
             }
         }

@@ -13,6 +13,7 @@ use anyhow::{bail, ensure, Context, Result};
 use replimesh_driver::{read_checked, Device, Endpoint, EndpointConfig, ServiceId};
 use replimesh_node::{ticket, Cluster, RuntimeConfig, SearchPolicy, SearchReport, SequenceService};
 use replimesh_sim::card::{CardSim, SimDevice};
+use replimesh_spec::reconfig::table_banks_fields;
 use replimesh_spec::regmap::{self as spec};
 use replimesh_spec::{
     router_addr, MeshGeometry, NodeId, PortDir, Route, ROUTE_TABLE_BANK1_BASE, ROUTE_TABLE_BASE,
@@ -259,7 +260,7 @@ pub fn routes(ep: &mut Endpoint<SimDevice>, mesh: MeshGeometry) -> Result<Vec<Ro
     let base = ep.blocks().find_spec(&spec::ROUTER_BLOCK)?.base;
     let at = |addr: u32| base.add(spec::ROUTER_CFG_OFFSET + 4 * addr);
     let down = read_checked(ep.device(), at(router_addr::LINK_DOWN))?;
-    let bank = (read_checked(ep.device(), at(router_addr::TABLE_BANKS))? & 1) as u8;
+    let (bank, _) = table_banks_fields(read_checked(ep.device(), at(router_addr::TABLE_BANKS))?);
     let table = if bank == 1 {
         ROUTE_TABLE_BANK1_BASE
     } else {

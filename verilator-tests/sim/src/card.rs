@@ -13,7 +13,7 @@ use crate::ffi::{CardIo, CardModel, DmaIo, CARD_VARIANTS};
 use crate::SimError;
 use replimesh_driver::{Device, DmaRegion, DriverError, Event};
 use replimesh_regs::{BarOffset, Iova};
-use replimesh_spec::reconfig::{table_banks_value, OtherBank};
+use replimesh_spec::reconfig::{table_banks_fields, table_banks_value, OtherBank};
 use replimesh_spec::regmap::{self as spec, NODE_WINDOW_BYTES, ROUTER_CFG_OFFSET};
 use replimesh_spec::routing::{dor_tables, encode_entry, ordered_writes, RouteTables};
 use replimesh_spec::{
@@ -285,7 +285,7 @@ impl CardSim {
     /// `node`'s `table_banks` (dense index): `cur` and the other bank's state.
     pub fn table_banks(&mut self, node: usize) -> Result<(u8, OtherBank), SimError> {
         let v = self.router_cfg(node, router_addr::TABLE_BANKS, None)?;
-        Ok(((v & 1) as u8, OtherBank::from_code(v >> 1)))
+        Ok(table_banks_fields(v))
     }
 
     /// One pass over every router's `vc_seen` bit for `vc`, read and then

@@ -18,7 +18,7 @@ mod ffi;
 use ffi::{CycleIo, Model, PortIo, VARIANTS};
 use replimesh_regs::{HeaderError, PacketHeader};
 use replimesh_spec::fanout::multicast_tree;
-use replimesh_spec::reconfig::{table_banks_value, OtherBank};
+use replimesh_spec::reconfig::{table_banks_fields, table_banks_value, OtherBank};
 use replimesh_spec::routing::{dor_tables, encode_entry, ordered_writes, RouteTables};
 use replimesh_spec::{
     router_addr, GroupId, MeshGeometry, NodeId, PortDir, Route, GROUP_TABLE_BASE,
@@ -664,7 +664,7 @@ impl Fabric {
     /// Reads `node`'s `table_banks`: `cur` and the other bank's state.
     pub fn table_banks(&mut self, node: NodeId) -> Result<(u8, OtherBank), SimError> {
         let v = self.cfg_read(node, router_addr::TABLE_BANKS)?;
-        Ok(((v & 1) as u8, OtherBank::from_code(v >> 1)))
+        Ok(table_banks_fields(v))
     }
 
     /// Reads `node`'s `vc_seen` (bit per VC) and clears the bits of `clear`.
