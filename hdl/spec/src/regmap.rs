@@ -1062,6 +1062,8 @@ pub mod service {
     pub const MALFORMED: RegSpec = counter("malformed_total", 0x80, "discovery or control packets of the wrong length or with an unknown opcode, and `discovery_answer` packets a host tried to send; dropped");
     /// Unknown services.
     pub const UNKNOWN_SERVICE: RegSpec = counter("unknown_service_total", 0x84, "discovery requests and service packets naming service 0 or a service past the presence table; dropped");
+    /// Packets for a host whose lease ran out.
+    pub const LEASE_DROPS: RegSpec = counter("lease_drops_total", 0x8C, "packets that would have gone to this host while its lease had run out (a dead host): dropped instead of waiting for RX descriptors, so that they never back up into the mesh; control messages still act");
     /// Last fail-over.
     pub const LAST_FAILOVER: RegSpec = reg(
         "last_failover",
@@ -1115,6 +1117,7 @@ pub mod service {
         MALFORMED,
         UNKNOWN_SERVICE,
         LAST_FAILOVER,
+        LEASE_DROPS,
     ];
     /// The quarantine bitmap words, node 0 first.
     pub const QUARANTINE: [RegSpec; 8] = [
@@ -1192,7 +1195,7 @@ pub mod service {
 }
 
 /// Version of the register map as a whole (the ID block's `spec_version`).
-pub const REGMAP_VERSION: BlockVersion = v(1, 1, 0);
+pub const REGMAP_VERSION: BlockVersion = v(1, 2, 0);
 /// Largest packet a TX descriptor may carry, header included.
 pub const MAX_PACKET_BYTES_VALUE: u32 = 256;
 /// Offset inside the router block where router word address 0 sits; router
@@ -1273,7 +1276,7 @@ pub const ERROR_BLOCK: BlockSpec = BlockSpec {
 pub const SERVICE_BLOCK: BlockSpec = BlockSpec {
     name: "service",
     kind: 0x0017,
-    version: v(1, 0, 0),
+    version: v(1, 1, 0),
     span: 0x800,
     regs: service::REGS,
     tables: service::TABLES,

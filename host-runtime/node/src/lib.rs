@@ -12,11 +12,13 @@
 
 pub mod cluster;
 pub mod policy;
+pub mod reliable;
 pub mod runtime;
 pub mod service;
 
 pub use cluster::Cluster;
 pub use policy::{parse_scope, scope_name, step_name, PolicyError, SearchPolicy};
+pub use reliable::{Message, SendError, TransportConfig, TransportStats, Unconfirmed};
 pub use runtime::{CallError, Completion, NodeRuntime, NodeStats, RuntimeConfig, SearchReport};
 pub use service::{ticket, SequenceService, Service};
 

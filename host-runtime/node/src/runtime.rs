@@ -12,6 +12,10 @@
 //! first reply only.
 
 use crate::policy::SearchPolicy;
+use crate::reliable::{
+    Message, Segment, SendError, Transport, TransportConfig, TransportStats, Unconfirmed,
+    TRANSPORT_SERVICE,
+};
 use crate::service::Service;
 use replimesh_driver::{Device, DriverError, Endpoint, Presence, Received, ServiceId};
 use replimesh_regs::PacketHeader;
@@ -32,6 +36,8 @@ pub struct RuntimeConfig {
     pub lease_cycles: u32,
     /// The expanding-search policy.
     pub policy: SearchPolicy,
+    /// The reliable message transport (`send_message`).
+    pub transport: TransportConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -41,6 +47,7 @@ impl Default for RuntimeConfig {
             max_attempts: 8,
             lease_cycles: 1_500,
             policy: SearchPolicy::default(),
+            transport: TransportConfig::default(),
         }
     }
 }
@@ -116,6 +123,8 @@ pub struct NodeStats {
     pub resent_on_nack: u64,
     /// Resends after a timeout.
     pub resent_on_timeout: u64,
+    /// Background searches started because a call's sends went unanswered.
+    pub searches_on_timeout: u64,
     /// Replies for calls already complete (dropped).
     pub duplicate_replies: u64,
     /// Packets the runtime could not use (unknown service, stray kinds).
@@ -190,6 +199,7 @@ pub struct NodeRuntime<D: Device> {
     known: BTreeMap<ServiceId, bool>,
     searches: Vec<SearchReport>,
     stats: NodeStats,
+    transport: Transport,
 }
 
 impl<D: Device> NodeRuntime<D> {
@@ -199,6 +209,11 @@ impl<D: Device> NodeRuntime<D> {
         ep.set_search_policy(&cfg.policy.steps, cfg.policy.window_cycles)?;
         ep.heartbeat()?;
         ep.set_lease(cfg.lease_cycles)?;
+        // A segment is the header flit, the epoch word and the message.
+        let mut tcfg = cfg.transport;
+        let fits = (ep.info().max_packet_bytes as usize / 8).saturating_sub(2);
+        tcfg.max_message_words = tcfg.max_message_words.min(fits);
+        let transport = Transport::new(ep.info().node.0, tcfg);
         Ok(Self {
             ep,
             cfg,
@@ -215,6 +230,7 @@ impl<D: Device> NodeRuntime<D> {
             known: BTreeMap::new(),
             searches: vec![],
             stats: NodeStats::default(),
+            transport,
         })
     }
 
@@ -299,6 +315,82 @@ impl<D: Device> NodeRuntime<D> {
     /// Calls not finished yet.
     pub fn in_flight(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Sends `payload` to `dest` reliably: exactly once and in order among
+    /// this node's messages to `dest`, or reported by
+    /// [`Self::take_unconfirmed`]. A full window refuses it (backpressure).
+    pub fn send_message(&mut self, dest: NodeId, payload: Vec<u64>) -> Result<u16, SendError> {
+        self.transport.send(dest.0, payload)
+    }
+
+    /// Messages delivered to this node, in order per sender, since the last take.
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        self.transport.take_delivered()
+    }
+
+    /// Messages this node gave up on since the last take (delivered at most once).
+    pub fn take_unconfirmed(&mut self) -> Vec<Unconfirmed> {
+        self.transport.take_unconfirmed()
+    }
+
+    /// The transport's counters.
+    pub fn transport_stats(&self) -> TransportStats {
+        self.transport.stats()
+    }
+
+    /// Whether every message this node sent is acknowledged and no ack is due.
+    pub fn transport_idle(&self) -> bool {
+        self.transport.is_idle()
+    }
+
+    /// Puts the transport's segments on the TX ring; what does not fit waits
+    /// for the next poll (never blocks).
+    fn transmit(&mut self) -> Result<(), DriverError> {
+        let now = self.ep.device().now();
+        let segs = self.transport.poll_transmit(now);
+        let mut full = false;
+        for seg in &segs {
+            if full {
+                self.transport.unsent(seg);
+                continue;
+            }
+            let (h, payload): (PacketHeader, &[u64]) = match seg {
+                Segment::Data { dest, seq, payload } => (
+                    PacketHeader {
+                        service: TRANSPORT_SERVICE,
+                        ..PacketHeader::unicast(NodeId(*dest), *seq, payload.len() as u8)
+                    },
+                    payload,
+                ),
+                Segment::Ack {
+                    dest,
+                    next,
+                    payload,
+                } => (
+                    PacketHeader {
+                        kind: PacketKind::Ack,
+                        service: TRANSPORT_SERVICE,
+                        ..PacketHeader::unicast(NodeId(*dest), *next, payload.len() as u8)
+                    },
+                    payload,
+                ),
+            };
+            let mut r = self.ep.send(&h, payload);
+            if matches!(r, Err(DriverError::RingFull { .. })) {
+                self.ep.reclaim_tx()?;
+                r = self.ep.send(&h, payload);
+            }
+            match r {
+                Ok(()) => {}
+                Err(DriverError::RingFull { .. }) => {
+                    full = true;
+                    self.transport.unsent(seg);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Sends a quarantine (or release) notice for `node` to every node of the
@@ -433,11 +525,7 @@ impl<D: Device> NodeRuntime<D> {
                 self.stats.resent_on_nack += 1;
                 let svc = c.service;
                 let rule = self.ep.rule(svc)?;
-                if !self.search_queue.iter().any(|(s, _)| *s == svc)
-                    && self.searching.map(|(s, _)| s) != Some(svc)
-                {
-                    self.search_queue.push_back((svc, true));
-                }
+                self.queue_search(svc);
                 if rule.valid {
                     self.send_call(h.seq)?;
                 } else if let Some(c) = self.calls.get_mut(&h.seq) {
@@ -447,6 +535,16 @@ impl<D: Device> NodeRuntime<D> {
             }
         }
         Ok(())
+    }
+
+    /// Looks for a fresh set of replicas in the background, unless a search
+    /// for `svc` is already queued or running.
+    fn queue_search(&mut self, svc: ServiceId) {
+        if !self.search_queue.iter().any(|(s, _)| *s == svc)
+            && self.searching.map(|(s, _)| s) != Some(svc)
+        {
+            self.search_queue.push_back((svc, true));
+        }
     }
 
     fn drive_search(&mut self) -> Result<(), DriverError> {
@@ -513,8 +611,16 @@ impl<D: Device> NodeRuntime<D> {
         self.ep.heartbeat()?;
         self.ep.reclaim_tx()?;
         for p in self.ep.recv_batch(64)? {
-            match p.header.kind {
-                PacketKind::Unicast if p.header.service != 0 => self.serve(&p)?,
+            let h = p.header;
+            match h.kind {
+                PacketKind::Unicast if h.service == TRANSPORT_SERVICE => {
+                    self.transport.on_data(h.src, h.seq, &p.payload)
+                }
+                PacketKind::Ack if h.service == TRANSPORT_SERVICE => {
+                    let now = self.ep.device().now();
+                    self.transport.on_ack(now, h.src, h.seq, &p.payload)
+                }
+                PacketKind::Unicast => self.serve(&p)?,
                 PacketKind::Ack => {
                     let seq = p.header.seq;
                     match self.calls.get(&seq) {
@@ -533,6 +639,7 @@ impl<D: Device> NodeRuntime<D> {
         let now = self.ep.device().now();
         let mut to_send = vec![];
         let mut to_fail = vec![];
+        let mut to_search = vec![];
         for (seq, c) in &self.calls {
             if self.known.get(&c.service) != Some(&true) {
                 continue;
@@ -545,8 +652,19 @@ impl<D: Device> NodeRuntime<D> {
                 } else {
                     to_send.push(*seq);
                     self.stats.resent_on_timeout += 1;
+                    if c.attempts >= 2 {
+                        // Two silent sends: the replica may be gone without
+                        // a refusal (quarantined, or its card unreachable),
+                        // and the rule may have no fallback. Search again;
+                        // the card installs what it finds.
+                        to_search.push(c.service);
+                    }
                 }
             }
+        }
+        for svc in to_search {
+            self.stats.searches_on_timeout += 1;
+            self.queue_search(svc);
         }
         for (seq, service, attempts) in to_fail {
             self.finish(seq, Err(CallError::NoReply { service, attempts }), None);
@@ -554,6 +672,6 @@ impl<D: Device> NodeRuntime<D> {
         for seq in to_send {
             self.send_call(seq)?;
         }
-        Ok(())
+        self.transmit()
     }
 }

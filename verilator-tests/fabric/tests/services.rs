@@ -310,6 +310,72 @@ fn a_quarantined_node_cannot_answer_send_or_spoof() {
     );
 }
 
+/// Issue 13's report: a rule pointing at a replica that is then
+/// quarantined, with no fallback, failed its call with `NoReply` although
+/// other replicas were alive. A quarantined replica never refuses (its card
+/// drops what its host sends), so the client hears nothing; after two silent
+/// sends it searches again, the card installs the live replica it finds, and
+/// the call completes there.
+#[test]
+fn a_rule_left_with_no_fallback_searches_again_instead_of_failing() {
+    let cfg = RuntimeConfig::default();
+    let mut cluster = Cluster::new(endpoints(), &cfg).unwrap();
+    for n in [1usize, 3, 12] {
+        cluster
+            .node(n)
+            .register(Box::new(SequenceService::new(svc(), NodeId(n as u8))))
+            .unwrap();
+    }
+    let call = |cluster: &mut Cluster<SimDevice>, tag: u64| {
+        let seq = cluster.node(0).call(svc(), vec![tag]);
+        let mut done = None;
+        cluster
+            .run_until(1, 6000, |c| {
+                for d in c.node(0).take_completions() {
+                    if d.seq == seq {
+                        done = Some(d);
+                    }
+                }
+                done.is_some()
+            })
+            .unwrap();
+        done.expect("the call finished")
+    };
+    let first = call(&mut cluster, 1);
+    assert_eq!(first.replica, Some(1), "the nearest replica first");
+    // The rule keeps node 1 and loses its fallback.
+    let rule = Rule {
+        valid: true,
+        primary: 1,
+        fallback: None,
+        use_fallback: false,
+    };
+    cluster.node(0).endpoint().set_rule(svc(), rule).unwrap();
+    cluster.node(3).propagate_quarantine(1, false).unwrap();
+    cluster
+        .run_until(1, 500, |c| {
+            (0..16).all(|n| c.node(n).endpoint().quarantined().unwrap() == vec![1])
+        })
+        .unwrap();
+    let second = call(&mut cluster, 2);
+    let reply = second.result.as_ref().expect("completed, not NoReply");
+    let (tag, _, replica) = ticket(reply).expect("a ticket");
+    assert_eq!(tag, 2);
+    assert!(
+        [3, 12].contains(&replica) && second.replica == Some(replica),
+        "served by a live replica, not {:?}",
+        second.replica
+    );
+    assert!(second.attempts >= 3, "two silent sends first");
+    let stats = cluster.node(0).stats();
+    assert!(stats.searches_on_timeout >= 1);
+    let now = cluster.node(0).endpoint().rule(svc()).unwrap();
+    assert!(
+        now.valid && now.primary != 1,
+        "the rule moved off node 1: {now:?}"
+    );
+}
+
 #[test]
 fn bad_rules_searches_and_packets_are_counted_and_change_nothing() {
     let mut eps = endpoints();

@@ -31,6 +31,11 @@
 //!   does not offer (absent, not accepting, lease expired) is dropped and a
 //!   `nack` control message goes back; a `nack` from the rule's current
 //!   replica switches the rule to its fallback at once (or invalidates it).
+//! * **A dead host**: once the lease runs out, packets that would go to the
+//!   host are dropped and counted (`lease_drops_total`) instead of waiting
+//!   for RX descriptors nobody returns; otherwise one dead host's full RX
+//!   ring backs traffic up into the mesh and stops every flow that shares a
+//!   channel with the ones to it. Control messages still act.
 //! * **Quarantine**: `quarantine` / `release` control messages set the
 //!   bitmap; traffic from a quarantined node is dropped on arrival, and a
 //!   quarantined node's own host can send nothing. The host cannot write the
@@ -374,7 +379,7 @@ reg [31:0] r_search_cycles, r_last_failover;
 reg [31:0] r_discovery_seen_total, r_discovery_answered_total, r_discovery_silent_total, r_discovery_busy_total;
 reg [31:0] r_answers_accepted_total, r_answers_rejected_total, r_requests_sent_total, r_rule_sends_total;
 reg [31:0] r_rule_misses_total, r_failovers_total, r_nacks_sent_total, r_quarantine_drops_total;
-reg [31:0] r_malformed_total, r_unknown_service_total;
+reg [31:0] r_malformed_total, r_unknown_service_total, r_lease_drops_total;
 reg [31:0] lease_cnt;
 wire lease_expired = (r_lease_cycles != 32'd0) && (lease_cnt >= r_lease_cycles);
 wire self_q = quar[node_id];
@@ -489,7 +494,7 @@ always @(*) begin
    endcase
 end
 // ---- RX side: classify each packet at its head flit
-localparam [2:0] M_PASS = 3'd0, M_DROP = 3'd1, M_REQ = 3'd2, M_ANS = 3'd3, M_REFUSE = 3'd4;
+localparam [2:0] M_PASS = 3'd0, M_DROP = 3'd1, M_REQ = 3'd2, M_ANS = 3'd3, M_REFUSE = 3'd4, M_SINK = 3'd5;
 reg r_in;        // inside a packet (past its head)
 reg [2:0] r_mode;
 reg [7:0] r_src, r_svc;
@@ -511,6 +516,10 @@ always @(*) begin
    else if (a_kind == K_REQ || (a_kind == K_MC && a_svc != 8'd0)) a_mode = M_REQ;
    else if (a_kind == K_ANS) a_mode = M_ANS;
    else if (a_kind == K_UNI && a_svc != 8'd0 && !a_offered) a_mode = a_known ? M_REFUSE : M_DROP;
+   // A host whose lease ran out takes nothing from its RX ring: what would
+   // go to it is dropped here (control messages still act), so that a dead
+   // host never backs traffic up into the mesh.
+   if (a_mode == M_PASS && lease_expired) a_mode = M_SINK;
 end
 wire [2:0] mode = r_in ? r_mode : a_mode;
 always @(*) begin
@@ -542,7 +551,7 @@ wire two_flits = r_in && (r_n == 2'd1) && (r_len == 8'd1) && pay_zero;
 wire take_cut = take_tail && rxq_err;
 wire end_req = take_tail && !rxq_err && (mode == M_REQ);
 wire end_ans = take_tail && !rxq_err && (mode == M_ANS);
-wire end_ctrl = take_tail && !rxq_err && (mode == M_PASS) && r_in && (r_kind == K_CTRL);
+wire end_ctrl = take_tail && !rxq_err && (mode == M_PASS || mode == M_SINK) && r_in && (r_kind == K_CTRL);
 wire q_present = presence_mem[r_svc[5:0]]{pr_present};
 wire q_accepting = presence_mem[r_svc[5:0]]{pr_accepting};
 wire [7:0] q_load = presence_mem[r_svc[5:0]]{pr_load};
@@ -606,6 +615,7 @@ always @(posedge clock) begin
       r_quarantine_drops_total <= 32'd0;
       r_malformed_total <= 32'd0;
       r_unknown_service_total <= 32'd0;
+      r_lease_drops_total <= 32'd0;
       for (integer i = 0; i < 64; i = i + 1) begin
          presence_mem[i] <= 32'h{rst_presence:08X};
          rules_mem[i] <= 32'h{rst_rules:08X};
@@ -678,6 +688,7 @@ always @(posedge clock) begin
                end
             end
             if (a_mode == M_REQ) r_discovery_seen_total <= r_discovery_seen_total + 32'd1;
+            if (a_mode == M_SINK) r_lease_drops_total <= r_lease_drops_total + 32'd1;
          end else if (r_n != 2'd3) begin
             r_n <= r_n + 2'd1;
          end
