@@ -863,7 +863,7 @@ pub mod service {
         Rw,
         0,
         &[],
-        "host liveness lease in cycles: when no `heartbeat` write came for this long, every service counts as not accepting (silent to searches, requests refused); 0 turns the lease off",
+        "host liveness lease in cycles: when no `heartbeat` write came for this long, every service counts as not accepting (silent to searches, requests refused with `host_down`) and packets for the host are dropped (`lease_drops_total`); 0 turns the lease off",
     );
     /// Heartbeat.
     pub const HEARTBEAT: RegSpec = reg(

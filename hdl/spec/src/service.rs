@@ -55,7 +55,7 @@ pub const CTRL_ARG: HeaderField = word(
     "arg",
     8,
     8,
-    "control message: node to quarantine or release; `nack`: why (see `NackReason`)",
+    "control message: node to quarantine or release, or whose host is down (`host_down`); `nack`: why (see `NackReason`)",
 );
 
 /// Payload fields, for the docs.
@@ -75,11 +75,22 @@ pub enum ControlOp {
     Quarantine = 2,
     /// Lift the quarantine of node `arg`.
     Release = 3,
+    /// Node `arg`'s host is down: its card refused a request with
+    /// `host_down` (the lease ran out). The node that saw the refusal tells
+    /// every node, and each runtime moves its rules off `arg` at once
+    /// instead of waiting for a refusal of its own. Cards pass it to the
+    /// host and change nothing themselves.
+    HostDown = 4,
 }
 
 impl ControlOp {
     /// Every opcode.
-    pub const ALL: [ControlOp; 3] = [ControlOp::Nack, ControlOp::Quarantine, ControlOp::Release];
+    pub const ALL: [ControlOp; 4] = [
+        ControlOp::Nack,
+        ControlOp::Quarantine,
+        ControlOp::Release,
+        ControlOp::HostDown,
+    ];
     /// Decodes an opcode.
     pub fn from_code(code: u32) -> Option<ControlOp> {
         Self::ALL.into_iter().find(|o| *o as u32 == code)
@@ -90,6 +101,7 @@ impl ControlOp {
             ControlOp::Nack => "nack",
             ControlOp::Quarantine => "quarantine",
             ControlOp::Release => "release",
+            ControlOp::HostDown => "host_down",
         }
     }
 }
@@ -100,8 +112,23 @@ impl ControlOp {
 pub enum NackReason {
     /// The service is not present here.
     Absent = 1,
-    /// Present but not accepting, or the host's lease ran out.
+    /// Present but not accepting.
     NotAccepting = 2,
+    /// The host's lease ran out: the node's host is down.
+    HostDown = 3,
+}
+
+impl NackReason {
+    /// Every reason.
+    pub const ALL: [NackReason; 3] = [
+        NackReason::Absent,
+        NackReason::NotAccepting,
+        NackReason::HostDown,
+    ];
+    /// Decodes a reason.
+    pub fn from_code(code: u32) -> Option<NackReason> {
+        Self::ALL.into_iter().find(|r| *r as u32 == code)
+    }
 }
 
 /// State of the search engine (`search_status.state`).

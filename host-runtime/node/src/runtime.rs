@@ -17,11 +17,11 @@ use crate::reliable::{
     TRANSPORT_SERVICE,
 };
 use crate::service::Service;
-use replimesh_driver::{Device, DriverError, Endpoint, Presence, Received, ServiceId};
+use replimesh_driver::{Device, DriverError, Endpoint, Presence, Received, Rule, ServiceId};
 use replimesh_regs::PacketHeader;
 use replimesh_spec::fanout::multicast_tree;
 use replimesh_spec::regmap as spec;
-use replimesh_spec::service::{ControlOp, SearchState, CTRL_OPCODE};
+use replimesh_spec::service::{ControlOp, NackReason, SearchState, CTRL_ARG, CTRL_OPCODE};
 use replimesh_spec::{MeshGeometry, NodeId, PacketKind, GROUP_TABLE_BASE};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -125,6 +125,14 @@ pub struct NodeStats {
     pub resent_on_timeout: u64,
     /// Background searches started because a call's sends went unanswered.
     pub searches_on_timeout: u64,
+    /// `host_down` notices sent (this node saw a refusal from a dead host).
+    pub host_down_sent: u64,
+    /// Rules moved off a node whose host went down (to their fallback, or
+    /// invalidated with a search started).
+    pub rules_redirected: u64,
+    /// Background searches asked again because they found nothing while
+    /// calls waited.
+    pub search_retries: u64,
     /// Replies for calls already complete (dropped).
     pub duplicate_replies: u64,
     /// Packets the runtime could not use (unknown service, stray kinds).
@@ -146,6 +154,10 @@ struct Call {
 }
 
 const REPLY_CACHE: usize = 1024;
+
+/// Times a background search that found nothing is repeated while calls
+/// wait for it, before they fail with `NotFound`.
+const SEARCH_RETRIES: u32 = 3;
 
 /// Writes this node's part of every area member's multicast tree into its
 /// own router's group table: group `m` carries an area search from member
@@ -200,6 +212,11 @@ pub struct NodeRuntime<D: Device> {
     searches: Vec<SearchReport>,
     stats: NodeStats,
     transport: Transport,
+    /// Nodes whose host this runtime announced as down (once each, until
+    /// one answers again).
+    announced_down: HashSet<u8>,
+    /// Background searches repeated, per service, since its last success.
+    search_retries: HashMap<ServiceId, u32>,
 }
 
 impl<D: Device> NodeRuntime<D> {
@@ -231,6 +248,8 @@ impl<D: Device> NodeRuntime<D> {
             searches: vec![],
             stats: NodeStats::default(),
             transport,
+            announced_down: HashSet::new(),
+            search_retries: HashMap::new(),
         })
     }
 
@@ -396,12 +415,18 @@ impl<D: Device> NodeRuntime<D> {
     /// Sends a quarantine (or release) notice for `node` to every node of the
     /// mesh, this one included; their cards act on it.
     pub fn propagate_quarantine(&mut self, node: u8, release: bool) -> Result<(), DriverError> {
-        let info = self.ep.info();
         let op = if release {
             ControlOp::Release
         } else {
             ControlOp::Quarantine
         };
+        self.notify_all(op, node)
+    }
+
+    /// Sends control message `op` about `node` to every node of the mesh,
+    /// this one included.
+    fn notify_all(&mut self, op: ControlOp, node: u8) -> Result<(), DriverError> {
+        let info = self.ep.info();
         let word = CTRL_OPCODE.set(0, op as u32).expect("fits") | (node as u32) << 8;
         for dest in 0..(info.width * info.height) as u8 {
             let h = PacketHeader {
@@ -514,10 +539,21 @@ impl<D: Device> NodeRuntime<D> {
 
     fn on_control(&mut self, p: &Received) -> Result<(), DriverError> {
         let word = p.payload.first().copied().unwrap_or(0) as u32;
-        if ControlOp::from_code(CTRL_OPCODE.get(word)) != Some(ControlOp::Nack) {
-            return Ok(()); // quarantine notices: the card already acted
+        let arg = CTRL_ARG.get(word) as u8;
+        match ControlOp::from_code(CTRL_OPCODE.get(word)) {
+            Some(ControlOp::Nack) => {}
+            Some(ControlOp::HostDown) => return self.redirect_rules_off(arg),
+            _ => return Ok(()), // quarantine notices: the card already acted
         }
         let h = p.header;
+        if NackReason::from_code(arg as u32) == Some(NackReason::HostDown)
+            && self.announced_down.insert(h.src)
+        {
+            // The replica's card refused because its host is dead: every
+            // node hears it now, not only on its own next refusal.
+            self.stats.host_down_sent += 1;
+            self.notify_all(ControlOp::HostDown, h.src)?;
+        }
         if let Some(c) = self.calls.get(&h.seq) {
             if c.service.get() == h.service {
                 // The card switched the rule (or invalidated it); resend now
@@ -531,6 +567,40 @@ impl<D: Device> NodeRuntime<D> {
                 } else if let Some(c) = self.calls.get_mut(&h.seq) {
                     c.sent = false; // wait for the search
                     self.known.insert(svc, false);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `node`'s host is down: every valid rule whose current replica is
+    /// `node` moves to its fallback, or, with none left, is invalidated and
+    /// a search starts (calls waiting on it are sent once it ends).
+    fn redirect_rules_off(&mut self, node: u8) -> Result<(), DriverError> {
+        for svc in ServiceId::all() {
+            let rule = self.ep.rule(svc)?;
+            if rule.current() != Some(node) {
+                continue;
+            }
+            self.stats.rules_redirected += 1;
+            match rule.fallback {
+                Some(f) if !rule.use_fallback && f != node => {
+                    self.ep.set_rule(
+                        svc,
+                        Rule {
+                            use_fallback: true,
+                            ..rule
+                        },
+                    )?;
+                    self.queue_search(svc);
+                }
+                _ => {
+                    self.ep.set_rule(svc, Rule::default())?;
+                    self.known.insert(svc, false);
+                    self.queue_search(svc);
+                    for c in self.calls.values_mut().filter(|c| c.service == svc) {
+                        c.sent = false;
+                    }
                 }
             }
         }
@@ -574,7 +644,22 @@ impl<D: Device> NodeRuntime<D> {
                     });
                     if found.is_some() {
                         self.known.insert(svc, true);
+                        self.search_retries.remove(&svc);
+                    } else if background
+                        && !self.ep.rule(svc)?.valid
+                        && self.calls.values().any(|c| c.service == svc && !c.sent)
+                        && self.search_retries.get(&svc).copied().unwrap_or(0) < SEARCH_RETRIES
+                    {
+                        // Calls wait on a rule that lost its replica. Many
+                        // nodes search at once after a failure, and an
+                        // answer that finds the replica's one-packet slot
+                        // busy is dropped: ask again before failing them.
+                        *self.search_retries.entry(svc).or_insert(0) += 1;
+                        self.stats.search_retries += 1;
+                        self.known.insert(svc, false);
+                        self.search_queue.push_back((svc, true));
                     } else if !background || !self.ep.rule(svc)?.valid {
+                        self.search_retries.remove(&svc);
                         self.known.remove(&svc);
                         let waiting: Vec<u16> = self
                             .calls
@@ -625,6 +710,7 @@ impl<D: Device> NodeRuntime<D> {
                     let seq = p.header.seq;
                     match self.calls.get(&seq) {
                         Some(c) if c.service.get() == p.header.service => {
+                            self.announced_down.remove(&p.header.src);
                             self.finish(seq, Ok(p.payload.clone()), Some(p.header.src));
                         }
                         _ if self.done.contains(&seq) => self.stats.duplicate_replies += 1,

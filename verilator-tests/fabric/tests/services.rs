@@ -376,6 +376,111 @@ fn a_rule_left_with_no_fallback_searches_again_instead_of_failing() {
     );
 }
 
+/// Issue 13's report: after a replica died, other nodes kept rules pointing
+/// at it (some with no fallback) until each one's own call was refused.
+/// Now the first refusal from the dead host's card (`host_down`: its lease
+/// ran out) is announced to every node, and every rule pointing at it moves
+/// at once, on nodes that have not called since: to the fallback, or, with
+/// none, to whatever a fresh search finds. Their next calls go straight to
+/// a live replica.
+#[test]
+fn a_dead_host_is_announced_and_every_rule_pointing_at_it_moves_at_once() {
+    let cfg = RuntimeConfig::default();
+    let mut cluster = Cluster::new(endpoints(), &cfg).unwrap();
+    for n in [5usize, 10, 15] {
+        cluster
+            .node(n)
+            .register(Box::new(SequenceService::new(svc(), NodeId(n as u8))))
+            .unwrap();
+    }
+    // Rules as the report found them: nodes 1 and 4 on node 5 with no
+    // fallback, node 9 on node 5 with fallback 10, node 0 on node 5.
+    let on5 = |fallback| Rule {
+        valid: true,
+        primary: 5,
+        fallback,
+        use_fallback: false,
+    };
+    for (n, fb) in [(0usize, None), (1, None), (4, None), (9, Some(10))] {
+        cluster.node(n).endpoint().set_rule(svc(), on5(fb)).unwrap();
+    }
+    // The runtimes must know the service has a rule, as after a first call.
+    for n in [0usize, 1, 4, 9] {
+        let seq = cluster.node(n).call(svc(), vec![n as u64]);
+        let mut done = false;
+        cluster
+            .run_until(1, 3000, |c| {
+                done |= c.node(n).take_completions().iter().any(|d| d.seq == seq);
+                done
+            })
+            .unwrap();
+        assert!(done, "node {n}'s first call");
+    }
+    for (n, fb) in [(0usize, None), (1, None), (4, None), (9, Some(10))] {
+        cluster.node(n).endpoint().set_rule(svc(), on5(fb)).unwrap();
+    }
+    // Node 5's host dies; its lease (1500 cycles) runs out.
+    cluster.kill(5);
+    cluster.run(200).unwrap();
+    // Node 0 calls: refused with host_down, announced to everyone.
+    let seq = cluster.node(0).call(svc(), vec![100]);
+    let mut reply = None;
+    cluster
+        .run_until(1, 4000, |c| {
+            for d in c.node(0).take_completions() {
+                if d.seq == seq {
+                    reply = Some(d);
+                }
+            }
+            reply.is_some()
+        })
+        .unwrap();
+    let reply = reply.expect("node 0's call finished");
+    assert!(reply.result.is_ok(), "node 0's call completed: {reply:?}");
+    assert_ne!(reply.replica, Some(5));
+    assert_eq!(cluster.node(0).stats().host_down_sent, 1, "announced once");
+    // Every other node moved its rule without calling: settle the searches.
+    cluster
+        .run_until(1, 4000, |c| {
+            [1usize, 4, 9].iter().all(|&n| {
+                let r = c.node(n).endpoint().rule(svc()).unwrap();
+                r.valid && r.current() != Some(5)
+            })
+        })
+        .unwrap();
+    for n in [1usize, 4, 9] {
+        let r = cluster.node(n).endpoint().rule(svc()).unwrap();
+        assert!(
+            r.valid && matches!(r.current(), Some(10) | Some(15)),
+            "node {n}'s rule moved to a live replica: {r:?}"
+        );
+        assert!(cluster.node(n).stats().rules_redirected >= 1, "node {n}");
+        assert_eq!(
+            cluster.node(n).stats().resent_on_nack,
+            0,
+            "node {n} was never refused"
+        );
+    }
+    // Their next calls go straight there: one send each.
+    for n in [1usize, 4, 9] {
+        let seq = cluster.node(n).call(svc(), vec![200 + n as u64]);
+        let mut done = None;
+        cluster
+            .run_until(1, 3000, |c| {
+                for d in c.node(n).take_completions() {
+                    if d.seq == seq {
+                        done = Some(d);
+                    }
+                }
+                done.is_some()
+            })
+            .unwrap();
+        let d = done.expect("finished");
+        assert!(d.result.is_ok() && d.attempts == 1, "node {n}: {d:?}");
+        assert_ne!(d.replica, Some(5));
+    }
+}
+
 #[test]
 fn bad_rules_searches_and_packets_are_counted_and_change_nothing() {
     let mut eps = endpoints();

@@ -352,8 +352,8 @@ fn render(geom: MeshGeometry, credits: usize) -> String {
 localparam [15:0] BASE = 16'h{base:04X};
 localparam [7:0] LAST_NODE = 8'd{nodes_m1};
 localparam [2:0] K_UNI = 3'd{k_uni}, K_MC = 3'd{k_mc}, K_REQ = 3'd{k_req}, K_ANS = 3'd{k_ans}, K_CTRL = 3'd{k_ctrl}, K_SVC = 3'd{k_svc};
-localparam [7:0] OP_NACK = 8'd{op_nack}, OP_QUAR = 8'd{op_quar}, OP_REL = 8'd{op_rel};
-localparam [7:0] WHY_ABSENT = 8'd{why_absent}, WHY_BUSY = 8'd{why_busy};
+localparam [7:0] OP_NACK = 8'd{op_nack}, OP_QUAR = 8'd{op_quar}, OP_REL = 8'd{op_rel}, OP_DOWN = 8'd{op_down};
+localparam [7:0] WHY_ABSENT = 8'd{why_absent}, WHY_BUSY = 8'd{why_busy}, WHY_DOWN = 8'd{why_down};
 localparam [1:0] S_IDLE = 2'd{s_idle}, S_RUN = 2'd{s_run}, S_FOUND = 2'd{s_found}, S_NONE = 2'd{s_none};
 localparam [7:0] C_UNMAPPED = 8'd{c_unmapped}, C_RO = 8'd{c_ro}, C_RULE = 8'd{c_rule}, C_START = 8'd{c_start};
 // A head flit: word 0 routing word, word 1 seq/service/len (one payload flit).
@@ -684,7 +684,7 @@ always @(posedge clock) begin
                   nack_dest <= a_src;
                   nack_svc <= a_svc;
                   nack_seq <= rxq_data{f_seq};
-                  nack_why <= a_present ? WHY_BUSY : WHY_ABSENT;
+                  nack_why <= lease_expired ? WHY_DOWN : (a_present ? WHY_BUSY : WHY_ABSENT);
                end
             end
             if (a_mode == M_REQ) r_discovery_seen_total <= r_discovery_seen_total + 32'd1;
@@ -774,6 +774,8 @@ always @(posedge clock) begin
             if (q_arg <= LAST_NODE) quar[q_arg] <= 1'b1;
          end else if (q_op == OP_REL) begin
             if (q_arg <= LAST_NODE) quar[q_arg] <= 1'b0;
+         end else if (q_op == OP_DOWN) begin
+            // For the host: its runtime moves its rules off node q_arg.
          end else if (q_op == OP_NACK) begin
             if (q_nack_hit) begin
                r_failovers_total <= r_failovers_total + 32'd1;
@@ -811,8 +813,10 @@ end
         op_nack = ControlOp::Nack as u32,
         op_quar = ControlOp::Quarantine as u32,
         op_rel = ControlOp::Release as u32,
+        op_down = ControlOp::HostDown as u32,
         why_absent = NackReason::Absent as u32,
         why_busy = NackReason::NotAccepting as u32,
+        why_down = NackReason::HostDown as u32,
         s_idle = SearchState::Idle as u32,
         s_run = SearchState::Running as u32,
         s_found = SearchState::Found as u32,
