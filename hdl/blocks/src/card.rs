@@ -7,6 +7,11 @@
 //! brought out to the top, where the host side (the Verilator harness's root
 //! complex, or a PCIe core) serves them.
 //!
+//! A quarantined node's host may read its router but not write it: the
+//! write is answered as an error and counted in that endpoint's error block
+//! (cause `quarantined`), so it cannot rewrite tables to steer other
+//! nodes' traffic through itself.
+//!
 //! The mesh's fault-injection controls are brought out too, for the
 //! simulation; a hardware top ties them to zero and synthesis removes them
 //! (docs/fault-tolerance.md).
@@ -55,7 +60,11 @@ pub struct Card {
     off: Signal<Local, Bits<16>>,
     is_router: Signal<Local, Bit>,
     node_ok: Signal<Local, Bit>,
+    /// The addressed node is quarantined: its router takes no writes.
+    node_quar: Signal<Local, Bit>,
     resp_router: DFF<Bit>,
+    /// The last router write was refused (quarantine): answered as an error.
+    resp_refused: DFF<Bit>,
     pending: DFF<Bit>,
     r_lo: Constant<Bits<16>>,
     r_hi: Constant<Bits<16>>,
@@ -107,7 +116,9 @@ impl Card {
             off: Default::default(),
             is_router: Default::default(),
             node_ok: Default::default(),
+            node_quar: Default::default(),
             resp_router: Default::default(),
+            resp_refused: Default::default(),
             pending: Default::default(),
             r_lo: Constant::new(((router.base + ROUTER_CFG_OFFSET) as u64).to_bits()),
             r_hi: Constant::new(((router.base + router.spec.span) as u64).to_bits()),
@@ -122,7 +133,7 @@ impl Card {
 impl Logic for Card {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, resp_router, pending);
+        dff_setup!(self, clock, resp_router, resp_refused, pending);
         self.node.next = self.bus_addr.val().get_bits::<16>(16);
         self.off.next = self.bus_addr.val().get_bits::<16>(0);
         self.is_router.next =
@@ -133,11 +144,12 @@ impl Logic for Card {
         self.mesh.cfg_addr.next = (self.off.val() - self.r_lo.val()) >> self.two16.val();
         self.mesh.cfg_wdata.next = self.bus_wdata.val();
         self.node_ok.next = false;
+        self.node_quar.next = false;
         self.bus_rdata.next = self.zero32.val();
         self.bus_error.next = self.pending.q.val();
         if self.resp_router.q.val() {
             self.bus_rdata.next = self.mesh.cfg_rdata.val();
-            self.bus_error.next = self.mesh.cfg_error.val();
+            self.bus_error.next = self.mesh.cfg_error.val() || self.resp_refused.q.val();
         }
         for k in 0..(self._n) {
             self.eps[k].clock.next = self.clock.val();
@@ -151,7 +163,14 @@ impl Logic for Card {
             if self.node.val() == self.idx[k].val() {
                 self.mesh.cfg_node.next = self.ids[k].val();
                 self.node_ok.next = true;
+                self.node_quar.next = self.eps[k].quarantined.val();
             }
+            // A quarantined node's host may read its router, not write it:
+            // it must not steer other nodes' traffic (issue 13's report).
+            self.eps[k].router_refused.next = (self.node.val() == self.idx[k].val())
+                && self.is_router.val()
+                && self.bus_we.val()
+                && self.eps[k].quarantined.val();
             if self.eps[k].ack.val() {
                 self.bus_rdata.next = self.eps[k].rdata.val();
                 self.bus_error.next = self.eps[k].error.val();
@@ -186,7 +205,12 @@ impl Logic for Card {
             self.eps[k].rx_dma.rsp_err.next = self.rxd[k].rsp_err.val();
             self.irq[k].next = self.eps[k].irq.val();
         }
-        self.mesh.cfg_we.next = self.bus_we.val() && self.is_router.val() && self.node_ok.val();
+        self.mesh.cfg_we.next = self.bus_we.val()
+            && self.is_router.val()
+            && self.node_ok.val()
+            && !self.node_quar.val();
+        self.resp_refused.d.next =
+            self.bus_we.val() && self.is_router.val() && self.node_ok.val() && self.node_quar.val();
         self.mesh.cfg_re.next = self.bus_re.val() && self.is_router.val() && self.node_ok.val();
         self.resp_router.d.next = self.is_router.val() && self.node_ok.val();
         self.pending.d.next = (self.bus_we.val() || self.bus_re.val()) && !self.reset.val();

@@ -584,11 +584,13 @@ pub enum ErrorCause {
     SearchStart = 9,
     /// A received packet was cut by a link failure in the mesh (dropped).
     LinkCut = 10,
+    /// A write to this node's router while the node is quarantined.
+    Quarantined = 11,
 }
 
 impl ErrorCause {
     /// Every cause.
-    pub const ALL: [ErrorCause; 10] = [
+    pub const ALL: [ErrorCause; 11] = [
         ErrorCause::TxLength,
         ErrorCause::DmaWindow,
         ErrorCause::RingIndex,
@@ -599,6 +601,7 @@ impl ErrorCause {
         ErrorCause::RuleNode,
         ErrorCause::SearchStart,
         ErrorCause::LinkCut,
+        ErrorCause::Quarantined,
     ];
     /// Name, matching its counter `err_<name>_total`.
     pub const fn name(self) -> &'static str {
@@ -613,6 +616,7 @@ impl ErrorCause {
             ErrorCause::RuleNode => "rule_node",
             ErrorCause::SearchStart => "search_start",
             ErrorCause::LinkCut => "link_cut",
+            ErrorCause::Quarantined => "quarantined",
         }
     }
     /// Meaning.
@@ -628,6 +632,7 @@ impl ErrorCause {
             ErrorCause::RuleNode => "reroute rule names a node outside the mesh; the write is ignored",
             ErrorCause::SearchStart => "search start while a search runs, for service 0 or past the presence table, or with no policy step; ignored",
             ErrorCause::LinkCut => "received packet cut by a link failure in the mesh (error-marked tail); dropped, the descriptor completes with this cause and length 0",
+            ErrorCause::Quarantined => "write to this node's router (tables, banks, link controls) while the node is quarantined; refused, so a quarantined host cannot steer traffic through its router",
         }
     }
     /// Decodes a cause value.
@@ -774,6 +779,15 @@ pub mod counters {
         &[],
         "errors of cause `link_cut`",
     );
+    /// Router writes refused under quarantine.
+    pub const ERR_QUARANTINED: RegSpec = reg(
+        "err_quarantined_total",
+        0x48,
+        Ro,
+        0,
+        &[],
+        "errors of cause `quarantined`",
+    );
     /// All registers.
     pub const REGS: &[RegSpec] = &[
         TX_PACKETS,
@@ -791,6 +805,7 @@ pub mod counters {
         ERR_RULE_NODE,
         ERR_SEARCH_START,
         ERR_LINK_CUT,
+        ERR_QUARANTINED,
     ];
 
     /// The counter of `cause`.
@@ -1256,7 +1271,7 @@ pub const IRQ_BLOCK: BlockSpec = BlockSpec {
 pub const COUNTERS_BLOCK: BlockSpec = BlockSpec {
     name: "counters",
     kind: 0x0015,
-    version: v(1, 0, 0),
+    version: v(1, 1, 0),
     span: 0x100,
     regs: counters::REGS,
     tables: &[],

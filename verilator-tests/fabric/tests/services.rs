@@ -481,6 +481,101 @@ fn a_dead_host_is_announced_and_every_rule_pointing_at_it_moves_at_once() {
     }
 }
 
+/// Issue 13's report: a quarantined node's host rewrote its own router's
+/// table and received a transit packet another node had sent to a third.
+/// The card now refuses a quarantined node's router writes (reads stay
+/// allowed), counts them (`err_quarantined_total`, last error
+/// `quarantined`), and transit traffic keeps its route.
+#[test]
+fn a_quarantined_node_cannot_rewrite_its_router() {
+    use replimesh_spec::regmap::ROUTER_CFG_OFFSET;
+    use replimesh_spec::routing::encode_entry;
+    use replimesh_spec::{PortDir, Route, ROUTE_TABLE_BASE};
+    let cfg = RuntimeConfig::default();
+    let mut cluster = Cluster::new(endpoints(), &cfg).unwrap();
+    // Node 1 sits between 0 and 2 on the top row: 0 -> 2 crosses router 1.
+    let entry_at = |ep: &mut Endpoint<SimDevice>, dest: u32| {
+        let base = ep.blocks().find_spec(&spec::ROUTER_BLOCK).unwrap().base;
+        base.add(ROUTER_CFG_OFFSET + 4 * (ROUTE_TABLE_BASE + dest))
+    };
+    let steal = encode_entry(Some(Route {
+        primary: PortDir::L,
+        alternate: PortDir::L,
+    }));
+    let (at, honest) = {
+        let mut n1 = cluster.node(1);
+        let ep = n1.endpoint();
+        let at = entry_at(ep, 2);
+        (at, ep.device().read32(at).unwrap())
+    };
+    assert_ne!(honest, steal);
+    // Before quarantine the write works (so the check below means something).
+    {
+        let mut n1 = cluster.node(1);
+        let ep = n1.endpoint();
+        ep.write_raw(at, steal).unwrap();
+        assert_eq!(
+            ep.device().read32(at).unwrap(),
+            steal,
+            "a free node writes its router"
+        );
+        ep.write_raw(at, honest).unwrap();
+        assert_eq!(ep.device().read32(at).unwrap(), honest);
+    }
+    cluster.node(0).propagate_quarantine(1, false).unwrap();
+    cluster
+        .run_until(1, 500, |c| {
+            (0..16).all(|n| c.node(n).endpoint().quarantined().unwrap() == vec![1])
+        })
+        .unwrap();
+    {
+        let mut n1 = cluster.node(1);
+        let ep = n1.endpoint();
+        ep.write_raw(at, steal).unwrap();
+        assert_eq!(
+            ep.device().read32(at).unwrap(),
+            honest,
+            "the write was refused"
+        );
+        assert_eq!(ep.counters().unwrap().error(ErrorCause::Quarantined), 1);
+        assert_eq!(
+            ep.last_error().unwrap().cause,
+            Some(ErrorCause::Quarantined)
+        );
+    }
+    // A packet from 0 to 2 still reaches 2, not node 1's host.
+    let h = PacketHeader::unicast(NodeId(2), 9, 1);
+    cluster.node(0).endpoint().send(&h, &[0x5EC2E7]).unwrap();
+    let mut got = None;
+    for _ in 0..200 {
+        cluster
+            .node(0)
+            .endpoint()
+            .device()
+            .advance_time(10)
+            .unwrap();
+        // (Skipping the quarantine notice, which node 2 got too.)
+        if let Some(p) = cluster.node(2).endpoint().recv().unwrap() {
+            if p.header.kind == PacketKind::Unicast {
+                got = Some(p);
+                break;
+            }
+        }
+    }
+    let p = got.expect("delivered to node 2");
+    assert_eq!(
+        (p.header.src, p.header.seq, p.payload.clone()),
+        (0, 9, vec![0x5EC2E7])
+    );
+    while let Some(p) = cluster.node(1).endpoint().recv().unwrap() {
+        assert_ne!(
+            p.header.kind,
+            PacketKind::Unicast,
+            "nothing diverted to node 1"
+        );
+    }
+}
+
 #[test]
 fn bad_rules_searches_and_packets_are_counted_and_change_nothing() {
     let mut eps = endpoints();

@@ -90,6 +90,11 @@ pub struct Endpoint {
     pub from_router_err: Signal<In, Bit>,
     /// Interrupt pulse.
     pub irq: Signal<Out, Bit>,
+    /// This node is quarantined: the card refuses its host's router writes.
+    pub quarantined: Signal<Out, Bit>,
+    /// Pulse from the card: a router write of this node's host was refused
+    /// (quarantine); counted and reported in the error block.
+    pub router_refused: Signal<In, Bit>,
     rf: RegFile,
     tx: TxEngine,
     rx: RxEngine,
@@ -118,6 +123,7 @@ pub struct Endpoint {
     c_size: Constant<Bits<8>>,
     c_ro: Constant<Bits<8>>,
     c_unmapped: Constant<Bits<8>>,
+    c_quar: Constant<Bits<8>>,
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
     two32: Constant<Bits<32>>,
@@ -158,6 +164,8 @@ impl Endpoint {
             from_router: Default::default(),
             from_router_err: Default::default(),
             irq: Default::default(),
+            quarantined: Default::default(),
+            router_refused: Default::default(),
             rf: RegFile::new(p.id),
             tx: TxEngine::new(p.router_fifo_depth, spec::MAX_PACKET_BYTES_VALUE),
             rx: Default::default(),
@@ -188,6 +196,7 @@ impl Endpoint {
             c_size: cause(ErrorCause::RingSize),
             c_ro: cause(ErrorCause::RegReadOnly),
             c_unmapped: cause(ErrorCause::RegUnmapped),
+            c_quar: cause(ErrorCause::Quarantined),
             zero32: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             two32: Constant::new(2u64.to_bits()),
@@ -327,7 +336,9 @@ impl Logic for Endpoint {
         self.reg_err.next = self.rf.err_ro.val()
             || self.rf.err_unmapped.val()
             || self.rf.err_veto.val()
-            || self.svc.err_pulse.val();
+            || self.svc.err_pulse.val()
+            || self.router_refused.val();
+        self.quarantined.next = self.svc.self_quarantined.val();
         self.addr32.narrow.next = self.addr.val();
         self.cnt.clock.next = self.clock.val();
         self.cnt.reset.next = self.reset.val();
@@ -349,7 +360,9 @@ impl Logic for Endpoint {
         self.cnt.rx_value.next = self.rx.err_value.val();
         self.cnt.reg_err.next = self.reg_err.val();
         self.cnt.reg_cause.next = self.c_index.val();
-        if self.svc.err_pulse.val() {
+        if self.router_refused.val() {
+            self.cnt.reg_cause.next = self.c_quar.val();
+        } else if self.svc.err_pulse.val() {
             self.cnt.reg_cause.next = self.svc.err_cause.val();
         } else if self.rf.err_ro.val() {
             self.cnt.reg_cause.next = self.c_ro.val();
@@ -375,6 +388,7 @@ impl Logic for Endpoint {
         self.rf.counters_err_rule_node_total.next = self.cnt.err_total[7].val();
         self.rf.counters_err_search_start_total.next = self.cnt.err_total[8].val();
         self.rf.counters_err_link_cut_total.next = self.cnt.err_total[9].val();
+        self.rf.counters_err_quarantined_total.next = self.cnt.err_total[10].val();
         self.rf.error_cause.next = self.cnt.cause.val();
         self.rf.error_info.next = self.cnt.info.val();
         self.rf.error_value_lo.next = self.cnt.value_lo.val();
@@ -416,7 +430,8 @@ mod tests {
                 "ring_size",
                 "rule_node",
                 "search_start",
-                "link_cut"
+                "link_cut",
+                "quarantined"
             ]
         );
     }

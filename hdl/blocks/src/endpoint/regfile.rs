@@ -147,7 +147,8 @@ regfile! {
         counters_err_reg_read_only_total, counters_err_reg_unmapped_total,
         counters_err_rx_overflow_total, counters_err_ring_size_total,
         counters_err_rule_node_total, counters_err_search_start_total,
-        counters_err_link_cut_total, error_cause, error_info, error_value_lo, error_value_hi,
+        counters_err_link_cut_total, counters_err_quarantined_total, error_cause, error_info,
+        error_value_lo, error_value_hi,
     }
 }
 

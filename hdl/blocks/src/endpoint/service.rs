@@ -122,6 +122,8 @@ pub struct ServiceUnit {
     pub eng_err: Signal<Out, Bit>,
     /// The RX engine takes it.
     pub eng_pop: Signal<In, Bit>,
+    /// This node is quarantined (the card refuses its host's router writes).
+    pub self_quarantined: Signal<Out, Bit>,
     _body: String,
 }
 
@@ -162,6 +164,7 @@ impl ServiceUnit {
             eng_last: Default::default(),
             eng_err: Default::default(),
             eng_pop: Default::default(),
+            self_quarantined: Default::default(),
             _body: render(geom, credits),
         }
     }
@@ -185,6 +188,7 @@ impl Logic for ServiceUnit {
         self.eng_data.connect();
         self.eng_last.connect();
         self.eng_err.connect();
+        self.self_quarantined.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(self._body.clone())
@@ -383,6 +387,7 @@ reg [31:0] r_malformed_total, r_unknown_service_total, r_lease_drops_total;
 reg [31:0] lease_cnt;
 wire lease_expired = (r_lease_cycles != 32'd0) && (lease_cnt >= r_lease_cycles);
 wire self_q = quar[node_id];
+always @(*) self_quarantined = self_q;
 wire [31:0] r_status = {{30'd0, self_q, lease_expired}};
 {quar}
 // ---- search engine state
