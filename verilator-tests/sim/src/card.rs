@@ -61,6 +61,9 @@ pub struct CardSim {
     loaded1: RouteTables,
     /// The bank (and VC) holding the newest tables at every router.
     cur: u8,
+    /// Routers killed by [`CardSim::kill_router`]: they answer no
+    /// configuration access, so the table changes pass them by.
+    killed: Vec<bool>,
 }
 
 /// A shared handle on a card.
@@ -109,6 +112,7 @@ impl CardSim {
             cycle: 0,
             vanished: false,
             bus_errors: 0,
+            killed: vec![false; geometry.nodes() as usize],
             loaded: dor_tables(&geometry),
             loaded1: dor_tables(&geometry),
             cur: 0,
@@ -194,6 +198,9 @@ impl CardSim {
                 .geometry
                 .index_of(w.router)
                 .ok_or(SimError::NoSuchNode(w.router.0))?;
+            if self.killed[node] {
+                continue;
+            }
             let reg = ROUTE_TABLE_BASE + w.dest.0 as u32;
             let (_, err) = self.bus(
                 node,
@@ -261,6 +268,9 @@ impl CardSim {
     /// ([`CardSim::vc_seen_pass`]) before [`CardSim::finish_change`].
     pub fn enter_double_scheme(&mut self) -> Result<u8, SimError> {
         for node in 0..self.geometry.nodes() as usize {
+            if self.killed[node] {
+                continue;
+            }
             let v = table_banks_value(self.cur, OtherBank::Old);
             self.router_cfg(node, router_addr::TABLE_BANKS, Some(v))?;
         }
@@ -274,6 +284,9 @@ impl CardSim {
     pub fn switch_tables(&mut self, tables: &RouteTables) -> Result<u8, SimError> {
         let (old, new) = (self.cur, 1 - self.cur);
         for node in 0..self.geometry.nodes() as usize {
+            if self.killed[node] {
+                continue;
+            }
             self.write_bank(node, new, tables)?;
             let v = table_banks_value(new, OtherBank::Old);
             self.router_cfg(node, router_addr::TABLE_BANKS, Some(v))?;
@@ -299,6 +312,9 @@ impl CardSim {
         let bit = 1 << vc;
         let mut clear = true;
         for node in 0..self.geometry.nodes() as usize {
+            if self.killed[node] {
+                continue;
+            }
             if self.router_cfg(node, router_addr::VC_SEEN, None)? & bit != 0 {
                 clear = false;
                 self.router_cfg(node, router_addr::VC_SEEN, Some(bit))?;
@@ -318,6 +334,9 @@ impl CardSim {
             self.loaded1.clone()
         };
         for node in 0..self.geometry.nodes() as usize {
+            if self.killed[node] {
+                continue;
+            }
             let v = table_banks_value(cur, OtherBank::Loading);
             self.router_cfg(node, router_addr::TABLE_BANKS, Some(v))?;
             self.write_bank(node, old, &newest)?;
@@ -333,6 +352,19 @@ impl CardSim {
         let peer = self.link_port(node, port)?;
         self.io.cut[node] |= 1 << port as u8;
         self.io.cut[peer] |= 1 << port.opposite() as u8;
+        Ok(())
+    }
+
+    /// Fault injection, as [`crate::Fabric::kill_router`]: `node`'s router
+    /// (dense index) stops forwarding and stops its keepalives, so its
+    /// neighbours take every link to it down by themselves. Its endpoint
+    /// keeps running, cut off from the mesh.
+    pub fn kill_router(&mut self, node: usize) -> Result<(), SimError> {
+        if node >= self.geometry.nodes() as usize {
+            return Err(SimError::NoSuchNode(node.min(255) as u8));
+        }
+        self.io.kill[node] = 1;
+        self.killed[node] = true;
         Ok(())
     }
 
