@@ -202,6 +202,8 @@ struct Peer {
     unacked: VecDeque<Outstanding>,
     rx_epoch: Option<u16>,
     rx_next: u16,
+    /// Segments that arrived ahead of a gap, by sequence number (all within
+    /// the window past `rx_next`).
     rx_held: BTreeMap<u16, Vec<u64>>,
     ack_due: bool,
     /// What the peer last said it can take past its cumulative ack.
@@ -214,15 +216,15 @@ struct Peer {
 }
 
 impl Peer {
-    /// The retransmission timeout for a segment sent `attempts` times.
-    fn rto(&self, cfg: &TransportConfig, attempts: u32) -> u64 {
-        let base = match self.srtt8 {
+    /// The retransmission timeout of a segment sent once; [`backoff`] gives
+    /// it for later sends.
+    fn rto(&self, cfg: &TransportConfig) -> u64 {
+        match self.srtt8 {
             None => cfg.retransmit_cycles,
             Some((srtt8, rttvar4)) => {
                 (srtt8 / 8 + rttvar4).clamp(cfg.min_retransmit_cycles, 8 * cfg.retransmit_cycles)
             }
-        };
-        base << attempts.saturating_sub(1).min(3)
+        }
     }
 
     fn sample(&mut self, rtt: u64) {
@@ -236,6 +238,11 @@ impl Peer {
             }
         });
     }
+}
+
+/// The timeout `rto` doubled for each send after the first, up to 8×.
+fn backoff(rto: u64, attempts: u32) -> u64 {
+    rto << attempts.saturating_sub(1).min(3)
 }
 
 /// Distance from `a` forward to `b` in the 16-bit sequence space.
@@ -364,29 +371,24 @@ impl Transport {
             return;
         }
         p.ack_due = true;
-        if p.rx_held.contains_key(&off) {
+        if p.rx_held.contains_key(&seq) {
             self.stats.duplicates += 1;
             return;
         }
         if off > 0 {
             self.stats.reordered += 1;
         }
-        // Held by offset from `rx_next`; rekeyed as the stream advances.
-        let mut held: BTreeMap<u16, Vec<u64>> = std::mem::take(&mut p.rx_held);
-        held.insert(off, msg.to_vec());
-        let mut shift = 0u16;
-        while let Some(m) = held.remove(&shift) {
+        p.rx_held.insert(seq, msg.to_vec());
+        while let Some(m) = p.rx_held.remove(&p.rx_next) {
             self.delivered.push_back(Message {
                 src,
                 epoch,
-                seq: p.rx_next.wrapping_add(shift),
+                seq: p.rx_next,
                 payload: m,
             });
             self.stats.delivered += 1;
-            shift += 1;
+            p.rx_next = p.rx_next.wrapping_add(1);
         }
-        p.rx_next = p.rx_next.wrapping_add(shift);
-        p.rx_held = held.into_iter().map(|(k, v)| (k - shift, v)).collect();
     }
 
     /// An acknowledgement from `src` (an `ack` packet of [`TRANSPORT_SERVICE`]).
@@ -453,7 +455,8 @@ impl Transport {
                 p.ack_due = false;
                 p.told_room = room as u16;
                 let mut sack = 0u64;
-                for &off in p.rx_held.keys() {
+                for &held in p.rx_held.keys() {
+                    let off = ahead(p.rx_next, held);
                     if (1..=64).contains(&off) {
                         sack |= 1 << (off - 1);
                     }
@@ -465,11 +468,12 @@ impl Transport {
                 });
                 self.stats.acks_sent += 1;
             }
+            let rto = p.rto(&cfg);
             let given_up = p.unacked.iter().any(|o| {
                 !o.acked
                     && o.attempts >= cfg.max_attempts
                     && o.sent_at
-                        .is_some_and(|t| now >= t + p.rto(&cfg, o.attempts))
+                        .is_some_and(|t| now >= t + backoff(rto, o.attempts))
             });
             if given_up {
                 for o in p.unacked.drain(..) {
@@ -488,20 +492,12 @@ impl Transport {
             }
             // The oldest message always may go (a probe when there is no room).
             let may = p.peer_room.map_or(cfg.window, |r| r.max(1)) as usize;
-            let peer = &*p;
-            let due: Vec<bool> = peer
-                .unacked
-                .iter()
-                .map(|o| match o.sent_at {
+            for o in p.unacked.iter_mut().take(may) {
+                let due = match o.sent_at {
                     None => true,
-                    Some(t) => now >= t + peer.rto(&cfg, o.attempts),
-                })
-                .collect();
-            for (o, due) in p.unacked.iter_mut().zip(due).take(may) {
-                if o.acked {
-                    continue;
-                }
-                if !due {
+                    Some(t) => now >= t + backoff(rto, o.attempts),
+                };
+                if o.acked || !due {
                     continue;
                 }
                 if o.attempts > 0 {

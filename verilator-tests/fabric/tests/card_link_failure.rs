@@ -70,17 +70,9 @@ impl Run {
     /// Passes over every router's `vc_seen` until one finds `vc` clear
     /// everywhere, serving the hosts between passes; then ends the change.
     fn wait_drained(&mut self, vc: u8) {
-        self.card.borrow_mut().vc_seen_pass(vc).unwrap();
-        let mut passes = 0;
-        loop {
-            self.poll();
-            if self.card.borrow_mut().vc_seen_pass(vc).unwrap() {
-                break;
-            }
-            passes += 1;
-            assert!(passes < 2_000, "VC{vc} did not drain");
-        }
-        self.card.borrow_mut().finish_change().unwrap();
+        let card = self.card.clone();
+        let drained = CardSim::drain_change(&card, vc, 2_000, || self.poll()).unwrap();
+        assert!(drained, "VC{vc} did not drain");
     }
 
     fn queue(&mut self, src: usize, dest: NodeId, len: usize) {

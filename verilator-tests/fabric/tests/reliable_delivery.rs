@@ -63,9 +63,7 @@ impl Run {
         // The double scheme's steady state before any traffic: the spare VC
         // is empty at reset, so one clearing pass and one clean pass do.
         let spare = card.borrow_mut().enter_double_scheme().unwrap();
-        card.borrow_mut().vc_seen_pass(spare).unwrap();
-        assert!(card.borrow_mut().vc_seen_pass(spare).unwrap());
-        card.borrow_mut().finish_change().unwrap();
+        assert!(CardSim::drain_change(&card, spare, 1, || {}).unwrap());
         let eps: Vec<_> = CardSim::devices(&card)
             .into_iter()
             .map(|d| Endpoint::open(d, EndpointConfig::default()).expect("endpoint opens"))
@@ -181,17 +179,9 @@ impl Run {
         check_deadlock_free(&self.faults, &tables).expect("deadlock-free tables");
         check_delivery(&self.faults, &tables).expect("every live pair routed");
         let old = self.card.borrow_mut().switch_tables(&tables).unwrap();
-        self.card.borrow_mut().vc_seen_pass(old).unwrap();
-        let mut passes = 0;
-        loop {
-            self.round(0.05);
-            if self.card.borrow_mut().vc_seen_pass(old).unwrap() {
-                break;
-            }
-            passes += 1;
-            assert!(passes < 5_000, "VC{old} did not drain");
-        }
-        self.card.borrow_mut().finish_change().unwrap();
+        let card = self.card.clone();
+        let drained = CardSim::drain_change(&card, old, 5_000, || self.round(0.05)).unwrap();
+        assert!(drained, "VC{old} did not drain");
     }
 
     /// A random mesh link that is up; with `keep_connected`, one whose loss

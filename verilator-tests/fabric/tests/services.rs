@@ -6,7 +6,7 @@
 use replimesh_driver::{
     BarOffset, Device, Endpoint, EndpointConfig, Presence, Rule, SearchStep, ServiceId,
 };
-use replimesh_node::{ticket, Cluster, RuntimeConfig, SearchPolicy, SequenceService};
+use replimesh_node::{ticket, Cluster, Completion, RuntimeConfig, SearchPolicy, SequenceService};
 use replimesh_regs::regmap::{self as r, TableReg};
 use replimesh_regs::PacketHeader;
 use replimesh_sim::card::{CardSim, SimDevice};
@@ -27,6 +27,42 @@ fn endpoints() -> Vec<Endpoint<SimDevice>> {
         .into_iter()
         .map(|d| Endpoint::open(d, EndpointConfig::default()).expect("endpoint opens"))
         .collect()
+}
+
+/// Node `n` calls the service with `payload`; runs the cluster until that
+/// call finishes, for at most `rounds` rounds.
+fn call_and_wait(
+    cluster: &mut Cluster<SimDevice>,
+    n: usize,
+    payload: Vec<u64>,
+    rounds: u64,
+) -> Option<Completion> {
+    let seq = cluster.node(n).call(svc(), payload);
+    let mut done = None;
+    cluster
+        .run_until(1, rounds, |c| {
+            for d in c.node(n).take_completions() {
+                if d.seq == seq {
+                    done = Some(d);
+                }
+            }
+            done.is_some()
+        })
+        .unwrap();
+    done
+}
+
+/// `accuser` quarantines `node`; runs until every card holds exactly that.
+fn quarantine_everywhere(cluster: &mut Cluster<SimDevice>, accuser: usize, node: u8) {
+    cluster
+        .node(accuser)
+        .propagate_quarantine(node, false)
+        .unwrap();
+    cluster
+        .run_until(1, 500, |c| {
+            (0..16).all(|n| c.node(n).endpoint().quarantined().unwrap() == vec![node])
+        })
+        .unwrap();
 }
 
 fn policy() -> Vec<SearchStep> {
@@ -238,12 +274,7 @@ fn a_quarantined_node_cannot_answer_send_or_spoof() {
     );
 
     // Node 0 quarantines node 1; every card learns it.
-    cluster.node(0).propagate_quarantine(1, false).unwrap();
-    cluster
-        .run_until(1, 500, |c| {
-            (0..16).all(|n| c.node(n).endpoint().quarantined().unwrap() == vec![1])
-        })
-        .unwrap();
+    quarantine_everywhere(&mut cluster, 0, 1);
     for n in 0..16 {
         assert_eq!(
             cluster.node(n).endpoint().quarantined().unwrap(),
@@ -264,19 +295,7 @@ fn a_quarantined_node_cannot_answer_send_or_spoof() {
         before + 1
     );
     // ... and a search from node 0 skips it: node 3 (further) is found.
-    let seq = cluster.node(0).call(svc(), vec![42]);
-    let mut reply = None;
-    cluster
-        .run_until(1, 3000, |c| {
-            for d in c.node(0).take_completions() {
-                if d.seq == seq {
-                    reply = Some(d);
-                }
-            }
-            reply.is_some()
-        })
-        .unwrap();
-    let reply = reply.expect("the call completed");
+    let reply = call_and_wait(&mut cluster, 0, vec![42], 3000).expect("the call completed");
     assert_eq!(reply.replica, Some(3), "quarantined node 1 was not used");
     assert_eq!(cluster.node(0).searches()[0].replica, Some(3));
     assert_eq!(
@@ -327,19 +346,7 @@ fn a_rule_left_with_no_fallback_searches_again_instead_of_failing() {
             .unwrap();
     }
     let call = |cluster: &mut Cluster<SimDevice>, tag: u64| {
-        let seq = cluster.node(0).call(svc(), vec![tag]);
-        let mut done = None;
-        cluster
-            .run_until(1, 6000, |c| {
-                for d in c.node(0).take_completions() {
-                    if d.seq == seq {
-                        done = Some(d);
-                    }
-                }
-                done.is_some()
-            })
-            .unwrap();
-        done.expect("the call finished")
+        call_and_wait(cluster, 0, vec![tag], 6000).expect("the call finished")
     };
     let first = call(&mut cluster, 1);
     assert_eq!(first.replica, Some(1), "the nearest replica first");
@@ -351,12 +358,7 @@ fn a_rule_left_with_no_fallback_searches_again_instead_of_failing() {
         use_fallback: false,
     };
     cluster.node(0).endpoint().set_rule(svc(), rule).unwrap();
-    cluster.node(3).propagate_quarantine(1, false).unwrap();
-    cluster
-        .run_until(1, 500, |c| {
-            (0..16).all(|n| c.node(n).endpoint().quarantined().unwrap() == vec![1])
-        })
-        .unwrap();
+    quarantine_everywhere(&mut cluster, 3, 1);
     let second = call(&mut cluster, 2);
     let reply = second.result.as_ref().expect("completed, not NoReply");
     let (tag, _, replica) = ticket(reply).expect("a ticket");
@@ -406,15 +408,8 @@ fn a_dead_host_is_announced_and_every_rule_pointing_at_it_moves_at_once() {
     }
     // The runtimes must know the service has a rule, as after a first call.
     for n in [0usize, 1, 4, 9] {
-        let seq = cluster.node(n).call(svc(), vec![n as u64]);
-        let mut done = false;
-        cluster
-            .run_until(1, 3000, |c| {
-                done |= c.node(n).take_completions().iter().any(|d| d.seq == seq);
-                done
-            })
-            .unwrap();
-        assert!(done, "node {n}'s first call");
+        let done = call_and_wait(&mut cluster, n, vec![n as u64], 3000);
+        assert!(done.is_some(), "node {n}'s first call");
     }
     for (n, fb) in [(0usize, None), (1, None), (4, None), (9, Some(10))] {
         cluster.node(n).endpoint().set_rule(svc(), on5(fb)).unwrap();
@@ -423,19 +418,7 @@ fn a_dead_host_is_announced_and_every_rule_pointing_at_it_moves_at_once() {
     cluster.kill(5);
     cluster.run(200).unwrap();
     // Node 0 calls: refused with host_down, announced to everyone.
-    let seq = cluster.node(0).call(svc(), vec![100]);
-    let mut reply = None;
-    cluster
-        .run_until(1, 4000, |c| {
-            for d in c.node(0).take_completions() {
-                if d.seq == seq {
-                    reply = Some(d);
-                }
-            }
-            reply.is_some()
-        })
-        .unwrap();
-    let reply = reply.expect("node 0's call finished");
+    let reply = call_and_wait(&mut cluster, 0, vec![100], 4000).expect("node 0's call finished");
     assert!(reply.result.is_ok(), "node 0's call completed: {reply:?}");
     assert_ne!(reply.replica, Some(5));
     assert_eq!(cluster.node(0).stats().host_down_sent, 1, "announced once");
@@ -463,19 +446,7 @@ fn a_dead_host_is_announced_and_every_rule_pointing_at_it_moves_at_once() {
     }
     // Their next calls go straight there: one send each.
     for n in [1usize, 4, 9] {
-        let seq = cluster.node(n).call(svc(), vec![200 + n as u64]);
-        let mut done = None;
-        cluster
-            .run_until(1, 3000, |c| {
-                for d in c.node(n).take_completions() {
-                    if d.seq == seq {
-                        done = Some(d);
-                    }
-                }
-                done.is_some()
-            })
-            .unwrap();
-        let d = done.expect("finished");
+        let d = call_and_wait(&mut cluster, n, vec![200 + n as u64], 3000).expect("finished");
         assert!(d.result.is_ok() && d.attempts == 1, "node {n}: {d:?}");
         assert_ne!(d.replica, Some(5));
     }
@@ -522,12 +493,7 @@ fn a_quarantined_node_cannot_rewrite_its_router() {
         ep.write_raw(at, honest).unwrap();
         assert_eq!(ep.device().read32(at).unwrap(), honest);
     }
-    cluster.node(0).propagate_quarantine(1, false).unwrap();
-    cluster
-        .run_until(1, 500, |c| {
-            (0..16).all(|n| c.node(n).endpoint().quarantined().unwrap() == vec![1])
-        })
-        .unwrap();
+    quarantine_everywhere(&mut cluster, 0, 1);
     {
         let mut n1 = cluster.node(1);
         let ep = n1.endpoint();

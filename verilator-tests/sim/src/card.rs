@@ -323,6 +323,29 @@ impl CardSim {
         Ok(clear)
     }
 
+    /// Waits for `vc` to drain and ends the change: passes over every
+    /// router's `vc_seen` (the first only clears) until one finds it clear
+    /// everywhere, calling `serve` between passes so that the hosts keep
+    /// running, then [`CardSim::finish_change`]. `false` if `max_passes`
+    /// passes after the first did not find it clear (the change is left
+    /// open).
+    pub fn drain_change(
+        card: &SharedCard,
+        vc: u8,
+        max_passes: u32,
+        mut serve: impl FnMut(),
+    ) -> Result<bool, SimError> {
+        card.borrow_mut().vc_seen_pass(vc)?;
+        for _ in 0..max_passes {
+            serve();
+            if card.borrow_mut().vc_seen_pass(vc)? {
+                card.borrow_mut().finish_change()?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Ends a change once the old VC has drained: its bank is marked
     /// `loading` everywhere and brought up to the newest tables, so the next
     /// change writes only what changes then.
