@@ -120,12 +120,12 @@ module mesh_card (
         w1 = w - 1,
         k1 = keep - 1,
     );
-    // The mesh's cut-packet flags: not carried to the host yet
+    // The mesh's cut-packet flags and link states: not carried to the host yet
     // (docs/fault-tolerance.md, "Not done").
     for k in 0..nodes {
         let _ = writeln!(
             v,
-            "    /* verilator lint_off UNUSEDSIGNAL */\n    wire        cut{k}_unused;\n    /* verilator lint_on UNUSEDSIGNAL */"
+            "    /* verilator lint_off UNUSEDSIGNAL */\n    wire        cut{k}_unused;\n    wire [3:0]  link{k}_unused;\n    /* verilator lint_on UNUSEDSIGNAL */"
         );
     }
     // Sinks for the other nodes: every flit out returns a credit at once.
@@ -167,6 +167,7 @@ module mesh_card (
                     ("eject", "credit", k) => format!("out{k}_valid"),
                     ("eject", s, k) => format!("out{k}_{s}"),
                     ("eject_err", _, k) => format!("cut{k}_unused"),
+                    ("link_up", _, k) => format!("link{k}_unused"),
                     // Fault injection is for simulation: tied off here.
                     ("faults", _, _) => format!("{}'d0", p.bits),
                     _ => return Err(FlowError::NoTop),

@@ -239,10 +239,23 @@ impl<D: Device> Endpoint<D> {
         let iova = mem.iova();
         ep.mem = Some(mem);
         ep.write(r::EP_CONTROL, 0)?;
+        // A host that restarts finds the engines as its last run left them:
+        // one may still be finishing a descriptor, and would move an index
+        // after the reset below. Wait for both to stop.
+        let mut waited = 0u64;
+        while ep.read(r::EP_STATUS)? & 0b11 != 0 {
+            if waited >= 100_000 {
+                return Err(DriverError::Timeout {
+                    what: "the endpoint's engines to stop",
+                    cycles: waited,
+                });
+            }
+            ep.dev.advance_time(16)?;
+            waited += 16;
+        }
         ep.write(r::EP_DMA_BASE_LO, iova.0 as u32)?;
         ep.write(r::EP_DMA_BASE_HI, (iova.0 >> 32) as u32)?;
         ep.write(r::EP_DMA_SIZE, total as u32)?;
-        // Writing `size` resets both indices of that ring.
         for (base_lo, base_hi, size, mir_lo, mir_hi, desc, mirror, n) in [
             (
                 r::TX_BASE_LO,
@@ -273,6 +286,11 @@ impl<D: Device> Endpoint<D> {
             ep.write(mir_hi, (m >> 32) as u32)?;
             ep.write(size, n)?;
         }
+        // Writing `size` resets the card's own index of each ring; the
+        // host's (TX producer, RX consumer) is a plain register that keeps
+        // what a previous run of the driver left in it.
+        ep.write(r::TX_PRODUCER, 0)?;
+        ep.write(r::RX_CONSUMER, 0)?;
         for i in 0..rx.size() {
             ep.arm_rx(i)?;
         }
@@ -599,6 +617,21 @@ impl<D: Device> Endpoint<D> {
             info,
             value: (hi as u64) << 32 | lo as u64,
         })
+    }
+
+    /// Reads this node's router register `addr` (a word address of
+    /// `router-registers.md`, route tables included) through its own window.
+    pub fn router_read(&mut self, addr: u32) -> Result<u32, DriverError> {
+        let base = self.map.find_spec(&spec::ROUTER_BLOCK)?.base;
+        read_checked(&mut self.dev, base.add(spec::ROUTER_CFG_OFFSET + 4 * addr))
+    }
+
+    /// Writes this node's router register `addr` through its own window (the
+    /// card refuses it while this node is quarantined).
+    pub fn router_write(&mut self, addr: u32, value: u32) -> Result<(), DriverError> {
+        let base = self.map.find_spec(&spec::ROUTER_BLOCK)?.base;
+        self.dev
+            .write32(base.add(spec::ROUTER_CFG_OFFSET + 4 * addr), value)
     }
 
     /// Raw access for tests and tools: writes `value` at a window offset.

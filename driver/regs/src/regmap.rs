@@ -111,6 +111,8 @@ regs!(spec::IRQ_BLOCK, irq {
     IRQ_MOD_CYCLES = MOD_CYCLES,
     IRQ_POLL_MODE = POLL_MODE,
     IRQ_RAISED_TOTAL = RAISED_TOTAL,
+    IRQ_LINK_UP = LINK_UP,
+    IRQ_LINK_EVENTS = LINK_EVENTS_TOTAL,
 });
 regs!(spec::COUNTERS_BLOCK, counters {
     CNT_TX_PACKETS = TX_PACKETS,
@@ -304,6 +306,8 @@ mod tests {
             IRQ_MOD_CYCLES,
             IRQ_POLL_MODE,
             IRQ_RAISED_TOTAL,
+            IRQ_LINK_UP,
+            IRQ_LINK_EVENTS,
         ];
         for r in all {
             assert!(r.block.regs.contains(r.spec), "{}", r.name());

@@ -184,6 +184,7 @@ impl Logic for Card {
             self.eps[k].from_router.data.next = self.mesh.eject[k].data.val();
             self.mesh.eject[k].credit.next = self.eps[k].from_router.credit.val();
             self.eps[k].from_router_err.next = self.mesh.eject_err[k].val();
+            self.eps[k].link_up.next = self.mesh.link_up[k].val();
             self.mesh.faults[k].kill.next = self.faults[k].kill.val();
             self.mesh.faults[k].cut.next = self.faults[k].cut.val();
             self.mesh.faults[k].corrupt.next = self.faults[k].corrupt.val();

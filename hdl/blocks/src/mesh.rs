@@ -37,6 +37,8 @@ pub struct Mesh<const W: usize> {
     pub eject: Vec<LinkTx<W>>,
     /// Per node: with the tail on `eject`, the packet was cut by a failure.
     pub eject_err: Vec<Signal<Out, Bit>>,
+    /// Per node: which of its router's mesh links are up (bits N, E, S, W).
+    pub link_up: Vec<Signal<Out, Bits<4>>>,
     /// Per node: fault injection.
     pub faults: Vec<FaultCtl>,
     /// Configuration bus: node addressed.
@@ -82,6 +84,7 @@ impl<const W: usize> Mesh<W> {
             inject: (0..n).map(|_| Default::default()).collect(),
             eject: (0..n).map(|_| Default::default()).collect(),
             eject_err: (0..n).map(|_| Default::default()).collect(),
+            link_up: (0..n).map(|_| Default::default()).collect(),
             faults: (0..n).map(|_| Default::default()).collect(),
             cfg_node: Default::default(),
             cfg_addr: Default::default(),
@@ -151,6 +154,7 @@ impl<const W: usize> Logic for Mesh<W> {
             self.eject[k].last.next = self.routers[k].l_tx.last.val();
             self.eject[k].data.next = self.routers[k].l_tx.data.val();
             self.eject_err[k].next = self.routers[k].l_err.val();
+            self.link_up[k].next = self.routers[k].link_up.val();
             self.routers[k].l_tx.credit.next = self.eject[k].credit.val();
             // Mesh ports default to silent (a mesh edge); the link loops
             // below join them.

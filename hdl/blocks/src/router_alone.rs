@@ -25,6 +25,8 @@ pub struct RouterAlone<const W: usize> {
     pub l_tx: LinkTx<W>,
     /// Local link out: error-marked tail.
     pub l_err: Signal<Out, Bit>,
+    /// Which mesh links are up.
+    pub link_up: Signal<Out, Bits<4>>,
     /// Configuration bus: node addressed.
     pub cfg_node: Signal<In, Bits<8>>,
     /// Configuration bus: register word address.
@@ -62,6 +64,7 @@ impl<const W: usize> RouterAlone<W> {
             l_rx: Default::default(),
             l_tx: Default::default(),
             l_err: Default::default(),
+            link_up: Default::default(),
             cfg_node: Default::default(),
             cfg_addr: Default::default(),
             cfg_wdata: Default::default(),
@@ -187,6 +190,7 @@ impl<const W: usize> Logic for RouterAlone<W> {
         self.l_tx.last.next = self.router.l_tx.last.val();
         self.l_tx.data.next = self.router.l_tx.data.val();
         self.l_err.next = self.router.l_err.val();
+        self.link_up.next = self.router.link_up.val();
         self.router.l_tx.credit.next = self.l_tx.credit.val();
     }
 }

@@ -487,6 +487,12 @@ pub mod irq {
         RegField::bits("rx", 0, 1, "packets were written to the RX ring"),
         RegField::bits("tx", 1, 1, "TX descriptors were consumed"),
         RegField::bits("error", 2, 1, "an error was recorded in the error block"),
+        RegField::bits(
+            "link",
+            3,
+            1,
+            "a mesh link of this node's router went up or down (`link_up`)",
+        ),
     ];
     /// Enables.
     pub const ENABLE: RegSpec = reg(
@@ -547,6 +553,29 @@ pub mod irq {
         &[],
         "interrupts raised since reset",
     );
+    /// This node's router's link states, as the `link` cause reports them.
+    pub const LINK_UP: RegSpec = reg(
+        "link_up",
+        0x24,
+        Ro,
+        0,
+        &[RegField::bits(
+            "up",
+            0,
+            4,
+            "mesh links up now, bits N, E, S, W (the router's monitors)",
+        )],
+        "which of the router's mesh links are up: read on a `link` interrupt",
+    );
+    /// Link changes seen.
+    pub const LINK_EVENTS_TOTAL: RegSpec = reg(
+        "link_events_total",
+        0x28,
+        Ro,
+        0,
+        &[],
+        "cycles in which `link_up` changed since reset: more than the host counted means it missed a flap",
+    );
     /// All registers.
     pub const REGS: &[RegSpec] = &[
         ENABLE,
@@ -555,6 +584,8 @@ pub mod irq {
         MOD_CYCLES,
         POLL_MODE,
         RAISED_TOTAL,
+        LINK_UP,
+        LINK_EVENTS_TOTAL,
     ];
 }
 
@@ -1210,7 +1241,7 @@ pub mod service {
 }
 
 /// Version of the register map as a whole (the ID block's `spec_version`).
-pub const REGMAP_VERSION: BlockVersion = v(1, 2, 0);
+pub const REGMAP_VERSION: BlockVersion = v(1, 3, 0);
 /// Largest packet a TX descriptor may carry, header included.
 pub const MAX_PACKET_BYTES_VALUE: u32 = 256;
 /// Offset inside the router block where router word address 0 sits; router
@@ -1261,7 +1292,7 @@ pub const RX_RING_BLOCK: BlockSpec = BlockSpec {
 pub const IRQ_BLOCK: BlockSpec = BlockSpec {
     name: "irq",
     kind: 0x0014,
-    version: v(1, 0, 0),
+    version: v(1, 1, 0),
     span: 0x100,
     regs: irq::REGS,
     tables: &[],
@@ -1291,7 +1322,7 @@ pub const ERROR_BLOCK: BlockSpec = BlockSpec {
 pub const SERVICE_BLOCK: BlockSpec = BlockSpec {
     name: "service",
     kind: 0x0017,
-    version: v(1, 1, 0),
+    version: v(1, 2, 0),
     span: 0x800,
     regs: service::REGS,
     tables: service::TABLES,

@@ -81,15 +81,21 @@ pub enum ControlOp {
     /// instead of waiting for a refusal of its own. Cards pass it to the
     /// host and change nothing themselves.
     HostDown = 4,
+    /// A link-state advert of node `arg` (`host-runtime/node/src/control_plane.rs`):
+    /// the only control message longer than one payload flit, its opcode
+    /// word last (so the card reads it with the tail). Cards pass it to the
+    /// host and change nothing; the hosts flood it to their neighbours.
+    LinkState = 5,
 }
 
 impl ControlOp {
     /// Every opcode.
-    pub const ALL: [ControlOp; 4] = [
+    pub const ALL: [ControlOp; 5] = [
         ControlOp::Nack,
         ControlOp::Quarantine,
         ControlOp::Release,
         ControlOp::HostDown,
+        ControlOp::LinkState,
     ];
     /// Decodes an opcode.
     pub fn from_code(code: u32) -> Option<ControlOp> {
@@ -102,6 +108,7 @@ impl ControlOp {
             ControlOp::Quarantine => "quarantine",
             ControlOp::Release => "release",
             ControlOp::HostDown => "host_down",
+            ControlOp::LinkState => "link_state",
         }
     }
 }

@@ -51,6 +51,13 @@ impl<D: Device + 'static> Cluster<D> {
         self.alive[i] = false;
     }
 
+    /// Puts a new runtime in node `i`'s place (its host restarted) and
+    /// runs it.
+    pub fn replace(&mut self, i: usize, node: NodeRuntime<D>) {
+        self.nodes[i] = Rc::new(RefCell::new(node));
+        self.alive[i] = true;
+    }
+
     /// Runs every live node's task for `rounds` polls each, concurrently on
     /// one tokio runtime; then returns.
     pub fn run(&mut self, rounds: u64) -> Result<(), DriverError> {

@@ -11,12 +11,14 @@
 #![deny(missing_docs)]
 
 pub mod cluster;
+pub mod control_plane;
 pub mod policy;
 pub mod reliable;
 pub mod runtime;
 pub mod service;
 
 pub use cluster::Cluster;
+pub use control_plane::{ControlPlane, ControlPlaneConfig, ControlPlaneStats, Phase};
 pub use policy::{parse_scope, scope_name, step_name, PolicyError, SearchPolicy};
 pub use reliable::{Message, SendError, TransportConfig, TransportStats, Unconfirmed};
 pub use runtime::{CallError, Completion, NodeRuntime, NodeStats, RuntimeConfig, SearchReport};

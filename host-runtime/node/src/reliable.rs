@@ -216,6 +216,13 @@ struct Peer {
 }
 
 impl Peer {
+    fn starting(tx_epoch: u16) -> Peer {
+        Peer {
+            tx_epoch,
+            ..Default::default()
+        }
+    }
+
     /// The retransmission timeout of a segment sent once; [`backoff`] gives
     /// it for later sends.
     fn rto(&self, cfg: &TransportConfig) -> u64 {
@@ -264,6 +271,7 @@ pub struct Transport {
     delivered: VecDeque<Message>,
     unconfirmed: Vec<Unconfirmed>,
     stats: TransportStats,
+    first_epoch: u16,
 }
 
 impl Transport {
@@ -278,7 +286,17 @@ impl Transport {
             delivered: VecDeque::new(),
             unconfirmed: vec![],
             stats: TransportStats::default(),
+            first_epoch: 0,
         }
+    }
+
+    /// Starts every stream at epoch `epoch` instead of 0. A runtime that
+    /// restarts passes something that grows with time (its start cycle):
+    /// its peers still hold the old run's epoch for it, and take the new
+    /// streams only from a newer one (serial order, half the 16-bit space).
+    pub fn with_first_epoch(mut self, epoch: u16) -> Self {
+        self.first_epoch = epoch;
+        self
     }
 
     /// Settings in force.
@@ -304,7 +322,11 @@ impl Transport {
             });
         }
         let window = self.cfg.window;
-        let p = self.peers.entry(dest).or_default();
+        let first = self.first_epoch;
+        let p = self
+            .peers
+            .entry(dest)
+            .or_insert_with(|| Peer::starting(first));
         if p.unacked.len() >= window as usize {
             self.stats.backpressured += 1;
             return Err(SendError::WindowFull { dest, window });
@@ -345,7 +367,11 @@ impl Transport {
         let epoch = word as u16;
         let window = self.cfg.window;
         let room = self.cfg.rx_capacity.saturating_sub(self.delivered.len());
-        let p = self.peers.entry(src).or_default();
+        let first = self.first_epoch;
+        let p = self
+            .peers
+            .entry(src)
+            .or_insert_with(|| Peer::starting(first));
         match p.rx_epoch {
             Some(cur) if cur == epoch => {}
             Some(cur) if !newer(epoch, cur) => {

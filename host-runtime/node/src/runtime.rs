@@ -11,6 +11,7 @@
 //! answers a repeated request from its reply cache, and the caller keeps the
 //! first reply only.
 
+use crate::control_plane::{is_advert, ControlPlane, ControlPlaneConfig, OwnRouter};
 use crate::policy::SearchPolicy;
 use crate::reliable::{
     Message, Segment, SendError, Transport, TransportConfig, TransportStats, Unconfirmed,
@@ -18,6 +19,7 @@ use crate::reliable::{
 };
 use crate::service::Service;
 use replimesh_driver::{Device, DriverError, Endpoint, Presence, Received, Rule, ServiceId};
+use replimesh_regs::regmap as r;
 use replimesh_regs::PacketHeader;
 use replimesh_spec::fanout::multicast_tree;
 use replimesh_spec::regmap as spec;
@@ -38,6 +40,10 @@ pub struct RuntimeConfig {
     pub policy: SearchPolicy,
     /// The reliable message transport (`send_message`).
     pub transport: TransportConfig,
+    /// Run the master-less control plane (`control_plane.rs`): flood link
+    /// state and write this node's router's tables. `None`: the tables are
+    /// left to whoever loads them (the reset tables, or a test harness).
+    pub control_plane: Option<ControlPlaneConfig>,
 }
 
 impl Default for RuntimeConfig {
@@ -48,6 +54,7 @@ impl Default for RuntimeConfig {
             lease_cycles: 1_500,
             policy: SearchPolicy::default(),
             transport: TransportConfig::default(),
+            control_plane: None,
         }
     }
 }
@@ -217,6 +224,48 @@ pub struct NodeRuntime<D: Device> {
     announced_down: HashSet<u8>,
     /// Background searches repeated, per service, since its last success.
     search_retries: HashMap<ServiceId, u32>,
+    control: Option<ControlPlane>,
+    /// Adverts waiting for a TX descriptor.
+    adverts_out: VecDeque<(NodeId, Vec<u64>)>,
+}
+
+/// With the control plane on, messages fill at most this many TX
+/// descriptors. The ring is one queue: behind a deep backlog of messages
+/// (each waiting, after a failure, up to `reroute_wait_cycles` at the
+/// router for a route) the adverts that bring the new routes would wait
+/// too, and the mesh would starve its own repair.
+const DATA_TX_DEPTH: u32 = 4;
+
+/// The `link` interrupt cause (`irq.status` bit 3).
+const IRQ_LINK: u32 = 1 << 3;
+
+/// This node's router through its own window, for the control plane.
+struct RouterWindow<'a, D: Device>(&'a mut Endpoint<D>);
+
+impl<D: Device> OwnRouter for RouterWindow<'_, D> {
+    type Error = DriverError;
+    fn write_entry(&mut self, bank: u8, dest: NodeId, value: u32) -> Result<(), DriverError> {
+        let base = if bank == 0 {
+            replimesh_spec::ROUTE_TABLE_BASE
+        } else {
+            replimesh_spec::ROUTE_TABLE_BANK1_BASE
+        };
+        self.0.router_write(base + dest.0 as u32, value)
+    }
+    fn table_banks(&mut self) -> Result<u32, DriverError> {
+        self.0.router_read(replimesh_spec::router_addr::TABLE_BANKS)
+    }
+    fn set_table_banks(&mut self, value: u32) -> Result<(), DriverError> {
+        self.0
+            .router_write(replimesh_spec::router_addr::TABLE_BANKS, value)
+    }
+    fn vc_seen(&mut self) -> Result<u32, DriverError> {
+        self.0.router_read(replimesh_spec::router_addr::VC_SEEN)
+    }
+    fn clear_vc_seen(&mut self, bits: u32) -> Result<(), DriverError> {
+        self.0
+            .router_write(replimesh_spec::router_addr::VC_SEEN, bits)
+    }
 }
 
 impl<D: Device> NodeRuntime<D> {
@@ -230,7 +279,36 @@ impl<D: Device> NodeRuntime<D> {
         let mut tcfg = cfg.transport;
         let fits = (ep.info().max_packet_bytes as usize / 8).saturating_sub(2);
         tcfg.max_message_words = tcfg.max_message_words.min(fits);
-        let transport = Transport::new(ep.info().node.0, tcfg);
+        // Epochs from the start time: a restarted runtime's streams are
+        // newer than the ones its peers remember (256 cycles a step).
+        let first_epoch = (ep.device().now() >> 8) as u16;
+        let transport = Transport::new(ep.info().node.0, tcfg).with_first_epoch(first_epoch);
+        let control = match (
+            cfg.control_plane,
+            MeshGeometry::new(ep.info().width, ep.info().height),
+        ) {
+            (Some(ccfg), Some(geom)) => {
+                // Link changes arrive as the `link` interrupt; read the
+                // state once now, then only when the cause is set.
+                // A host that polls its rings still takes this one cause
+                // as an interrupt: the line then rises only for it.
+                let en = if ep.read(r::IRQ_POLL_MODE)? & 1 != 0 {
+                    ep.write(r::IRQ_POLL_MODE, 0)?;
+                    0
+                } else {
+                    ep.read(r::IRQ_ENABLE)?
+                };
+                ep.write(r::IRQ_ENABLE, en | IRQ_LINK)?;
+                ep.router_write(
+                    replimesh_spec::router_addr::REROUTE_WAIT,
+                    ccfg.reroute_wait_cycles,
+                )?;
+                let links = ep.read(r::IRQ_LINK_UP)? as u8;
+                let now = ep.device().now();
+                Some(ControlPlane::new(geom, ep.info().node, ccfg, now, links))
+            }
+            _ => None,
+        };
         Ok(Self {
             ep,
             cfg,
@@ -250,7 +328,14 @@ impl<D: Device> NodeRuntime<D> {
             transport,
             announced_down: HashSet::new(),
             search_retries: HashMap::new(),
+            control,
+            adverts_out: VecDeque::new(),
         })
+    }
+
+    /// The control plane, when it runs here.
+    pub fn control_plane(&self) -> Option<&ControlPlane> {
+        self.control.as_ref()
     }
 
     /// This node.
@@ -395,6 +480,11 @@ impl<D: Device> NodeRuntime<D> {
                     payload,
                 ),
             };
+            if self.control.is_some() && self.ep.tx_in_flight() >= DATA_TX_DEPTH {
+                full = true;
+                self.transport.unsent(seg);
+                continue;
+            }
             let mut r = self.ep.send(&h, payload);
             if matches!(r, Err(DriverError::RingFull { .. })) {
                 self.ep.reclaim_tx()?;
@@ -543,7 +633,15 @@ impl<D: Device> NodeRuntime<D> {
         match ControlOp::from_code(CTRL_OPCODE.get(word)) {
             Some(ControlOp::Nack) => {}
             Some(ControlOp::HostDown) => return self.redirect_rules_off(arg),
-            _ => return Ok(()), // quarantine notices: the card already acted
+            Some(op @ (ControlOp::Quarantine | ControlOp::Release)) => {
+                // The card already acted; the control plane leaves a
+                // quarantined node out of the graph.
+                if let Some(cp) = self.control.as_mut() {
+                    cp.set_quarantined(arg, op == ControlOp::Quarantine);
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
         }
         let h = p.header;
         if NackReason::from_code(arg as u32) == Some(NackReason::HostDown)
@@ -692,6 +790,41 @@ impl<D: Device> NodeRuntime<D> {
         r
     }
 
+    /// The control plane's round: link changes (only when the card raised
+    /// the `link` cause), timers and table steps, adverts out.
+    fn drive_control(&mut self) -> Result<(), DriverError> {
+        let Some(cp) = self.control.as_mut() else {
+            return Ok(());
+        };
+        let mut raised = false;
+        while self.ep.device().take_event().is_some() {
+            raised = true;
+        }
+        if raised && self.ep.ack_interrupts()? & IRQ_LINK != 0 {
+            let links = self.ep.read(r::IRQ_LINK_UP)? as u8;
+            let now = self.ep.device().now();
+            cp.on_link_change(now, links);
+        }
+        let now = self.ep.device().now();
+        cp.poll(now, &mut RouterWindow(&mut self.ep))?;
+        self.adverts_out.extend(cp.take_outgoing());
+        while let Some((dest, payload)) = self.adverts_out.pop_front() {
+            let h = PacketHeader {
+                kind: PacketKind::Control,
+                ..PacketHeader::unicast(dest, 0, payload.len() as u8)
+            };
+            match self.ep.send(&h, &payload) {
+                Ok(()) => {}
+                Err(DriverError::RingFull { .. }) => {
+                    self.adverts_out.push_front((dest, payload));
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     fn poll_inner(&mut self) -> Result<(), DriverError> {
         self.ep.heartbeat()?;
         self.ep.reclaim_tx()?;
@@ -717,11 +850,20 @@ impl<D: Device> NodeRuntime<D> {
                         _ => self.stats.ignored += 1,
                     }
                 }
+                PacketKind::Control if is_advert(&p.payload) => {
+                    let now = self.ep.device().now();
+                    if let Some(cp) = self.control.as_mut() {
+                        cp.on_advert(now, NodeId(h.src), &p.payload);
+                    } else {
+                        self.stats.ignored += 1;
+                    }
+                }
                 PacketKind::Control => self.on_control(&p)?,
                 _ => self.stats.ignored += 1,
             }
         }
         self.drive_search()?;
+        self.drive_control()?;
         let now = self.ep.device().now();
         let mut to_send = vec![];
         let mut to_fail = vec![];

@@ -88,6 +88,9 @@ pub struct Endpoint {
     pub from_router: LinkRx<64>,
     /// With `from_router.last`: the tail closes a worm the mesh cut.
     pub from_router_err: Signal<In, Bit>,
+    /// This node's router's mesh link states (bits N, E, S, W): the `link`
+    /// interrupt cause and the `irq.link_up` register.
+    pub link_up: Signal<In, Bits<4>>,
     /// Interrupt pulse.
     pub irq: Signal<Out, Bit>,
     /// This node is quarantined: the card refuses its host's router writes.
@@ -109,6 +112,7 @@ pub struct Endpoint {
     irqm: IrqModerator,
     cnt: EpCounters,
     addr32: Widen<16, 32>,
+    link32: Widen<4, 32>,
     is_tx_prod: Signal<Local, Bit>,
     is_rx_cons: Signal<Local, Bit>,
     is_size: Signal<Local, Bit>,
@@ -163,6 +167,7 @@ impl Endpoint {
             to_router: Default::default(),
             from_router: Default::default(),
             from_router_err: Default::default(),
+            link_up: Default::default(),
             irq: Default::default(),
             quarantined: Default::default(),
             router_refused: Default::default(),
@@ -182,6 +187,7 @@ impl Endpoint {
             irqm: Default::default(),
             cnt: EpCounters::new(),
             addr32: Default::default(),
+            link32: Default::default(),
             is_tx_prod: Default::default(),
             is_rx_cons: Default::default(),
             is_size: Default::default(),
@@ -403,6 +409,10 @@ impl Logic for Endpoint {
         self.irqm.mod_count.next = self.rf.irq_moderation_count.val();
         self.irqm.mod_cycles.next = self.rf.irq_moderation_cycles.val();
         self.irqm.poll.next = self.rf.irq_poll_mode.val();
+        self.irqm.link_up.next = self.link_up.val();
+        self.link32.narrow.next = self.link_up.val();
+        self.rf.irq_link_up.next = self.link32.wide.val();
+        self.rf.irq_link_events_total.next = self.irqm.link_events_total.val();
         self.rf.irq_status_set.next = self.irqm.status_set.val();
         self.rf.irq_raised_total.next = self.irqm.raised_total.val();
         self.irq.next = self.irqm.irq.val();

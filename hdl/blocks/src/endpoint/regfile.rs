@@ -141,7 +141,7 @@ regfile! {
     }
     ro {
         ep_ctrl_status, tx_ring_consumer, rx_ring_producer, irq_raised_total,
-        counters_tx_packets_total, counters_tx_bytes_total, counters_rx_packets_total,
+        irq_link_up, irq_link_events_total, counters_tx_packets_total, counters_tx_bytes_total, counters_rx_packets_total,
         counters_rx_bytes_total, counters_rx_drops_total, counters_err_tx_length_total,
         counters_err_dma_window_total, counters_err_ring_index_total,
         counters_err_reg_read_only_total, counters_err_reg_unmapped_total,

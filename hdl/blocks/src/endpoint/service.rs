@@ -356,7 +356,7 @@ fn render(geom: MeshGeometry, credits: usize) -> String {
 localparam [15:0] BASE = 16'h{base:04X};
 localparam [7:0] LAST_NODE = 8'd{nodes_m1};
 localparam [2:0] K_UNI = 3'd{k_uni}, K_MC = 3'd{k_mc}, K_REQ = 3'd{k_req}, K_ANS = 3'd{k_ans}, K_CTRL = 3'd{k_ctrl}, K_SVC = 3'd{k_svc};
-localparam [7:0] OP_NACK = 8'd{op_nack}, OP_QUAR = 8'd{op_quar}, OP_REL = 8'd{op_rel}, OP_DOWN = 8'd{op_down};
+localparam [7:0] OP_NACK = 8'd{op_nack}, OP_QUAR = 8'd{op_quar}, OP_REL = 8'd{op_rel}, OP_DOWN = 8'd{op_down}, OP_LSA = 8'd{op_lsa};
 localparam [7:0] WHY_ABSENT = 8'd{why_absent}, WHY_BUSY = 8'd{why_busy}, WHY_DOWN = 8'd{why_down};
 localparam [1:0] S_IDLE = 2'd{s_idle}, S_RUN = 2'd{s_run}, S_FOUND = 2'd{s_found}, S_NONE = 2'd{s_none};
 localparam [7:0] C_UNMAPPED = 8'd{c_unmapped}, C_RO = 8'd{c_ro}, C_RULE = 8'd{c_rule}, C_START = 8'd{c_start};
@@ -774,7 +774,10 @@ always @(posedge clock) begin
       end
       // ---- control messages (delivered to the host too)
       if (end_ctrl) begin
-         if (!two_flits) r_malformed_total <= r_malformed_total + 32'd1;
+         if (q_op == OP_LSA && pay_zero) begin
+            // A link-state advert (any length, opcode word last): for the
+            // host's control plane, which checks it.
+         end else if (!two_flits) r_malformed_total <= r_malformed_total + 32'd1;
          else if (q_op == OP_QUAR) begin
             if (q_arg <= LAST_NODE) quar[q_arg] <= 1'b1;
          end else if (q_op == OP_REL) begin
@@ -819,6 +822,7 @@ end
         op_quar = ControlOp::Quarantine as u32,
         op_rel = ControlOp::Release as u32,
         op_down = ControlOp::HostDown as u32,
+        op_lsa = ControlOp::LinkState as u32,
         why_absent = NackReason::Absent as u32,
         why_busy = NackReason::NotAccepting as u32,
         why_down = NackReason::HostDown as u32,

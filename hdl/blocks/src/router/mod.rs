@@ -169,6 +169,9 @@ pub struct Router<const W: usize> {
     /// With `l_tx.last`: the packet ending here was cut by a failure; its
     /// flits are not to be trusted (the endpoint discards and counts it).
     pub l_err: Signal<Out, Bit>,
+    /// Which mesh links are up (bits N, E, S, W = 0..3), the monitors'
+    /// state, for the endpoint's link-change interrupt.
+    pub link_up: Signal<Out, Bits<4>>,
     /// Configuration bus: node addressed.
     pub cfg_node: Signal<In, Bits<8>>,
     /// Configuration bus: register word address.
@@ -411,6 +414,7 @@ impl<const W: usize> Router<W> {
             l_rx: Default::default(),
             l_tx: Default::default(),
             l_err: Default::default(),
+            link_up: Default::default(),
             cfg_node: Default::default(),
             cfg_addr: Default::default(),
             cfg_wdata: Default::default(),
@@ -828,6 +832,7 @@ impl<const W: usize> Logic for Router<W> {
         self.up_pack.b2.next = self.monitors[2].up.val();
         self.up_pack.b3.next = self.monitors[3].up.val();
         self.up_pack.b4.next = true;
+        self.link_up.next = self.up_pack.bits.val().get_bits::<4>(0);
         self.open_pack.b0.next = self.monitors[0].receiving.val();
         self.open_pack.b1.next = self.monitors[1].receiving.val();
         self.open_pack.b2.next = self.monitors[2].receiving.val();
@@ -1010,6 +1015,7 @@ impl<const W: usize> Logic for Router<W> {
             self.l_tx.valid.next = false;
             self.l_tx.last.next = false;
             self.l_err.next = false;
+            self.link_up.next = self.zero4.val();
             self.l_rx.credit.next = false;
         }
         // Switch allocation: requests per output, grants back per input.

@@ -1,0 +1,2 @@
+//! Helpers shared by the fabric tests.
+pub mod streams;

@@ -1,0 +1,424 @@
+//! Streams of reliable messages between every pair of nodes on the card
+//! model, checked by a scoreboard of their own: per (source, destination),
+//! the next index expected. Shared by the reliable-delivery and
+//! control-plane tests.
+#![allow(dead_code)] // each test file uses its own part
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use replimesh_driver::{Endpoint, EndpointConfig};
+use replimesh_node::control_plane::with_neighbour_routes;
+use replimesh_node::{
+    Cluster, ControlPlaneConfig, NodeRuntime, RuntimeConfig, SendError, TransportConfig,
+    TransportStats,
+};
+use replimesh_sim::card::{CardSim, SharedCard, SimDevice};
+use replimesh_spec::regmap::ErrorCause;
+use replimesh_spec::routing::{
+    check_deadlock_free, check_delivery, mesh_links, updown_tables, Faults,
+};
+use replimesh_spec::{MeshGeometry, NodeId, PortDir};
+use std::collections::HashMap;
+
+/// A message's words: who, to whom, which, and a check word over them.
+pub fn message(src: u8, dst: u8, index: u64, len: usize) -> Vec<u64> {
+    let head = (src as u64) << 56 | (dst as u64) << 48 | index;
+    let mut m = vec![head];
+    for i in 1..len {
+        m.push(head.rotate_left(i as u32 * 7) ^ 0x9e37_79b9_7f4a_7c15);
+    }
+    m
+}
+
+pub struct Run {
+    pub card: SharedCard,
+    pub cluster: Cluster<SimDevice>,
+    pub ids: Vec<u8>,
+    pub faults: Faults,
+    pub rng: SmallRng,
+    pub cfg: RuntimeConfig,
+    /// Next index to send, per (source, destination).
+    pub sent: HashMap<(u8, u8), u64>,
+    /// Next index expected, per (source, destination).
+    pub expected: HashMap<(u8, u8), u64>,
+    pub delivered: u64,
+    /// Messages reported unconfirmed, per (source, destination); only a
+    /// dead host may be the destination.
+    pub gave_up: HashMap<(u8, u8), u64>,
+}
+
+impl Run {
+    pub fn new(g: MeshGeometry, seed: u64) -> Run {
+        Run::with_attempts(g, seed, 40)
+    }
+
+    pub fn with_attempts(g: MeshGeometry, seed: u64, max_attempts: u32) -> Run {
+        let card = CardSim::new(g).expect("card model built");
+        let faults = Faults::new(g);
+        card.borrow_mut()
+            .load_tables(&updown_tables(&faults))
+            .unwrap();
+        // The double scheme's steady state before any traffic: the spare VC
+        // is empty at reset, so one clearing pass and one clean pass do.
+        let spare = card.borrow_mut().enter_double_scheme().unwrap();
+        assert!(CardSim::drain_change(&card, spare, 1, || {}).unwrap());
+        Run::over(card, g, seed, max_attempts, None)
+    }
+
+    /// A card fresh from reset whose nodes run the control plane: nothing
+    /// loads tables but the runtimes themselves, each its own router's.
+    pub fn master_less(
+        g: MeshGeometry,
+        seed: u64,
+        max_attempts: u32,
+        cp: ControlPlaneConfig,
+    ) -> Run {
+        let card = CardSim::new(g).expect("card model built");
+        Run::over(card, g, seed, max_attempts, Some(cp))
+    }
+
+    fn over(
+        card: SharedCard,
+        g: MeshGeometry,
+        seed: u64,
+        max_attempts: u32,
+        control_plane: Option<ControlPlaneConfig>,
+    ) -> Run {
+        let eps: Vec<_> = CardSim::devices(&card)
+            .into_iter()
+            .map(|d| Endpoint::open(d, EndpointConfig::default()).expect("endpoint opens"))
+            .collect();
+        let ids = eps.iter().map(|e| e.info().node.0).collect();
+        let cfg = RuntimeConfig {
+            transport: TransportConfig {
+                window: 8,
+                max_attempts,
+                ..Default::default()
+            },
+            control_plane,
+            ..Default::default()
+        };
+        let cluster = Cluster::new(eps, &cfg).unwrap();
+        Run {
+            card,
+            cluster,
+            ids,
+            faults: Faults::new(g),
+            rng: SmallRng::seed_from_u64(seed),
+            cfg,
+            sent: HashMap::new(),
+            expected: HashMap::new(),
+            delivered: 0,
+            gave_up: HashMap::new(),
+        }
+    }
+
+    /// Node `i`'s host starts a new runtime (after a crash, or its router
+    /// came back): a fresh endpoint over the same card. Its streams start
+    /// over, as a restarted application's would.
+    pub fn restart(&mut self, i: usize) {
+        let dev = CardSim::devices(&self.card).swap_remove(i);
+        let ep = Endpoint::open(dev, EndpointConfig::default()).expect("endpoint reopens");
+        let rt = NodeRuntime::new(ep, self.cfg.clone()).expect("runtime starts");
+        self.cluster.replace(i, rt);
+        let me = self.ids[i];
+        self.sent.retain(|(s, d), _| *s != me && *d != me);
+        self.expected.retain(|(s, d), _| *s != me && *d != me);
+        self.gave_up.retain(|(s, d), _| *s != me && *d != me);
+    }
+
+    /// The graph every live runtime should agree on: live routers whose
+    /// hosts run, and the links up between them.
+    pub fn expected_graph(&self) -> Faults {
+        let g = self.faults.geometry();
+        let mut f = self.faults.clone();
+        for (i, id) in self.ids.iter().enumerate() {
+            if !self.cluster.is_alive(i) && f.is_live(NodeId(*id)) {
+                f.set_router_dead(NodeId(*id)).unwrap();
+            }
+        }
+        for (n, p) in mesh_links(&g) {
+            let m = g.neighbour(n, p).expect("a link has two ends");
+            if !(f.is_live(n) && f.is_live(m)) {
+                f.set_link_down(n, p).unwrap();
+            }
+        }
+        f
+    }
+
+    /// Whether every live runtime is ready on the tables of
+    /// [`Run::expected_graph`], and its router holds its row of them in the
+    /// bank it routes by (read back through its own window).
+    pub fn converged(&mut self) -> bool {
+        let want = updown_tables(&self.expected_graph());
+        for i in 0..self.ids.len() {
+            if !self.cluster.is_alive(i) {
+                continue;
+            }
+            let mut node = self.cluster.node(i);
+            let Some(cp) = node.control_plane() else {
+                return false;
+            };
+            if cp.phase() != replimesh_node::Phase::Ready || cp.tables() != want {
+                return false;
+            }
+            let me = NodeId(self.ids[i]);
+            // Plus a one-hop route to every neighbour the graph leaves out.
+            let row = with_neighbour_routes(
+                &self.faults.geometry(),
+                me,
+                cp.links(),
+                &want.encoded(me).unwrap(),
+            );
+            let ep = node.endpoint();
+            let banks = ep
+                .router_read(replimesh_spec::router_addr::TABLE_BANKS)
+                .unwrap();
+            let base = if banks & 1 == 0 {
+                replimesh_spec::ROUTE_TABLE_BASE
+            } else {
+                replimesh_spec::ROUTE_TABLE_BANK1_BASE
+            };
+            for (d, v) in row.into_iter().enumerate() {
+                if ep.router_read(base + d as u32).unwrap() != v {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Every live runtime's control-plane state, for failure messages.
+    pub fn control_summary(&mut self) -> String {
+        let want = updown_tables(&self.expected_graph());
+        let mut out = vec![];
+        for i in 0..self.ids.len() {
+            if !self.cluster.is_alive(i) {
+                continue;
+            }
+            let node = self.cluster.node(i);
+            if let Some(cp) = node.control_plane() {
+                out.push(format!(
+                    "node {}: {:?} epoch {:?} members {} tables {} {:?}",
+                    self.ids[i],
+                    cp.phase(),
+                    cp.epoch(),
+                    cp.members().len(),
+                    if cp.tables() == want {
+                        "right"
+                    } else {
+                        "wrong"
+                    },
+                    cp.stats()
+                ));
+            }
+        }
+        out.join("\n")
+    }
+
+    /// Runs traffic at `load` until [`Run::converged`]; returns the cycles
+    /// it took, or panics after `limit`.
+    pub fn until_converged(&mut self, load: f64, limit: u64) -> u64 {
+        let start = self.now();
+        loop {
+            for _ in 0..8 {
+                self.round(load);
+            }
+            if self.converged() {
+                return self.now() - start;
+            }
+            if self.now() - start >= limit {
+                panic!(
+                    "tables did not converge in {limit} cycles: {}",
+                    self.control_summary()
+                );
+            }
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.card.borrow().cycle()
+    }
+
+    /// One round: every node offers a message with probability `load` to a
+    /// random other node, each node polls once, and every delivery is
+    /// checked against the book.
+    pub fn round(&mut self, load: f64) {
+        let n = self.ids.len();
+        for i in 0..n {
+            if self.cluster.is_alive(i) && load > 0.0 && self.rng.gen_bool(load) {
+                let mut j = self.rng.gen_range(0..n);
+                while j == i {
+                    j = self.rng.gen_range(0..n);
+                }
+                let (src, dst) = (self.ids[i], self.ids[j]);
+                if self.gave_up.contains_key(&(src, dst)) {
+                    // The application heard the peer is gone and stops.
+                    continue;
+                }
+                let index = *self.sent.get(&(src, dst)).unwrap_or(&0);
+                let len = self.rng.gen_range(1..=6);
+                match self
+                    .cluster
+                    .node(i)
+                    .send_message(NodeId(dst), message(src, dst, index, len))
+                {
+                    Ok(_) => {
+                        self.sent.insert((src, dst), index + 1);
+                    }
+                    Err(SendError::WindowFull { .. }) => {}
+                    Err(e) => panic!("send refused: {e}"),
+                }
+            }
+        }
+        self.cluster.run(1).unwrap();
+        for i in 0..n {
+            if !self.cluster.is_alive(i) {
+                continue;
+            }
+            let me = self.ids[i];
+            let mut node = self.cluster.node(i);
+            for m in node.take_messages() {
+                let head = m.payload[0];
+                let (src, dst) = ((head >> 56) as u8, (head >> 48) as u8);
+                let index = head & 0xffff_ffff_ffff;
+                assert_eq!(src, m.src, "the sender stamped by the router");
+                assert_eq!(dst, me, "delivered to its destination");
+                let want = self.expected.entry((src, dst)).or_insert(0);
+                assert_eq!(
+                    index, *want,
+                    "{src}->{dst}: message {index} where {want} was next (lost, repeated or out of order)"
+                );
+                *want += 1;
+                assert_eq!(
+                    m.payload,
+                    message(src, dst, index, m.payload.len()),
+                    "{src}->{dst} #{index}: payload intact"
+                );
+                self.delivered += 1;
+            }
+            for u in node.take_unconfirmed() {
+                let j = self.ids.iter().position(|&x| x == u.dest).expect("a node");
+                assert!(
+                    !self.cluster.is_alive(j),
+                    "node {me} gave up on {u:?} although node {} is alive and reachable",
+                    u.dest
+                );
+                *self.gave_up.entry((me, u.dest)).or_insert(0) += 1;
+            }
+        }
+    }
+
+    pub fn rounds(&mut self, cycles: u64, load: f64) {
+        let end = self.now() + cycles;
+        while self.now() < end {
+            self.round(load);
+        }
+    }
+
+    /// The control plane, as every node would play it: the same link state,
+    /// the same checked tables, each router switched to its spare bank, and
+    /// the old VC drained before its bank is reused.
+    pub fn reroute(&mut self) {
+        let tables = updown_tables(&self.faults);
+        check_deadlock_free(&self.faults, &tables).expect("deadlock-free tables");
+        check_delivery(&self.faults, &tables).expect("every live pair routed");
+        let old = self.card.borrow_mut().switch_tables(&tables).unwrap();
+        let card = self.card.clone();
+        let drained = CardSim::drain_change(&card, old, 5_000, || self.round(0.05)).unwrap();
+        assert!(drained, "VC{old} did not drain");
+    }
+
+    /// A random mesh link that is up; with `keep_connected`, one whose loss
+    /// keeps the mesh connected.
+    pub fn pick_link(&mut self, keep_connected: bool) -> (usize, PortDir) {
+        let g = self.faults.geometry();
+        let links: Vec<(NodeId, PortDir)> = mesh_links(&g)
+            .into_iter()
+            .filter(|&(n, p)| {
+                let mut f = self.faults.clone();
+                f.is_link_up(n, p)
+                    && f.set_link_down(n, p).is_ok()
+                    && (f.connected() || !keep_connected)
+            })
+            .collect();
+        let (id, port) = links[self.rng.gen_range(0..links.len())];
+        let node = self.ids.iter().position(|&i| i == id.0).expect("a node");
+        (node, port)
+    }
+
+    /// Stops offering and runs until every message is acknowledged (or, to
+    /// a dead host, given up).
+    pub fn finish(&mut self, limit: u64) {
+        let start = self.now();
+        let n = self.ids.len();
+        loop {
+            self.round(0.0);
+            let idle = (0..n)
+                .filter(|&i| self.cluster.is_alive(i))
+                .all(|i| self.cluster.node(i).transport_idle());
+            if idle {
+                break;
+            }
+            assert!(
+                self.now() - start < limit,
+                "messages still unacknowledged after {limit} cycles"
+            );
+        }
+        for (k, v) in &self.sent {
+            let got = self.expected.get(k).copied().unwrap_or(0);
+            let src_alive = self
+                .ids
+                .iter()
+                .position(|&i| i == k.0)
+                .is_some_and(|i| self.cluster.is_alive(i));
+            if !src_alive {
+                // What a dead node had not got across died with it; what
+                // arrived is a prefix (the book checked the order).
+                assert!(got <= *v, "{}->{}: {got} of {v}", k.0, k.1);
+                continue;
+            }
+            match self.gave_up.get(k) {
+                // Every message delivered once, or reported (an
+                // acknowledgement that died with the host may make one both).
+                Some(&lost) => assert!(
+                    got <= *v && got + lost >= *v,
+                    "{}->{}: {v} sent, {got} delivered, {lost} reported",
+                    k.0,
+                    k.1
+                ),
+                None => assert_eq!(
+                    got, *v,
+                    "{}->{}: every accepted message delivered",
+                    k.0, k.1
+                ),
+            }
+        }
+    }
+
+    pub fn stats(&mut self) -> TransportStats {
+        let mut t = TransportStats::default();
+        for i in 0..self.ids.len() {
+            let s = self.cluster.node(i).transport_stats();
+            t.sent += s.sent;
+            t.retransmits += s.retransmits;
+            t.duplicates += s.duplicates;
+            t.reordered += s.reordered;
+            t.delivered += s.delivered;
+        }
+        t
+    }
+
+    pub fn link_cuts(&mut self) -> u32 {
+        (0..self.ids.len())
+            .map(|i| {
+                self.cluster
+                    .node(i)
+                    .endpoint()
+                    .counters()
+                    .unwrap()
+                    .error(ErrorCause::LinkCut)
+            })
+            .sum()
+    }
+}
