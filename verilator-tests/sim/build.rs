@@ -381,7 +381,7 @@ fn build_model(bin: &Path, common: &ModelCommon, out: &Path, m: &Model) -> (Path
             }
             Layout::Hier => {
                 std::fs::write(&vfile, hier_verilog(m.verilog, m.blocks)).unwrap();
-                run_verilator_hier(bin, &vfile, dir, name);
+                run_verilator_hier(bin, &vfile, dir, name, m.blocks);
                 build.file(dir.join(format!("{name}_shim.cpp")));
                 // Verilator's make compiled the model and its blocks; their
                 // objects go into this model's one library.
@@ -540,10 +540,22 @@ fn verilator_flags() -> Vec<&'static str> {
     ]
 }
 
-/// Verilates a hierarchical model and lets Verilator's make compile it and
-/// its blocks (each block is verilated on its own first; the flow is
+/// Verilates a hierarchical model and lets Verilator's makefiles compile it
+/// and its blocks (each block is verilated on its own first; the flow is
 /// Verilator's, in `-Mdir dir`). Compiler flags as for `cc`'s builds.
-fn run_verilator_hier(bin: &Path, vfile: &Path, dir: &Path, name: &str) {
+///
+/// Not `--build`: Verilator 5.006's `_hier.mk` makes each block's `.sv` and
+/// `.mk` in one rule with two targets, which a parallel make may run twice
+/// at once (two Verilators writing the same headers: a truncated file and
+/// a failed build, now and then). The blocks are verilated first, one make
+/// per block with no `-j`; then the parallel make finds them up to date.
+fn run_verilator_hier(
+    bin: &Path,
+    vfile: &Path,
+    dir: &Path,
+    name: &str,
+    blocks: &[(String, String)],
+) {
     let jobs = std::env::var("NUM_JOBS").unwrap_or_else(|_| "2".into());
     let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
     let mut cmd = Command::new(bin);
@@ -560,18 +572,40 @@ fn run_verilator_hier(bin: &Path, vfile: &Path, dir: &Path, name: &str) {
         // the flat 2x2 model and lint.rs check the same modules with every
         // warning on).
         .arg("-Wno-UNOPTFLAT")
-        .args(["--hierarchical", "--build", "-j", &jobs])
-        .args(["-CFLAGS", "-faligned-new -fcf-protection=none -w"])
-        .arg("-MAKEFLAGS")
-        .arg(format!(
-            "OPT_FAST=-O2 OPT_SLOW=-O2 OPT_GLOBAL=-O2 CXX={cxx}"
-        ));
+        .arg("--hierarchical")
+        .args(["-CFLAGS", "-faligned-new -fcf-protection=none -w"]);
     let status = cmd.status().expect("running verilator");
     assert!(
         status.success(),
         "verilator (hierarchical) failed on {}",
         vfile.display()
     );
+    let hier_mk = format!("V{name}_hier.mk");
+    let opt = [
+        "OPT_FAST=-O2".to_string(),
+        "OPT_SLOW=-O2".into(),
+        "OPT_GLOBAL=-O2".into(),
+        format!("CXX={cxx}"),
+    ];
+    let make = |args: &[String]| {
+        let status = Command::new("make")
+            .arg("-C")
+            .arg(dir)
+            .args(["-f", &hier_mk])
+            .args(args)
+            .args(&opt)
+            .status()
+            .expect("running make");
+        assert!(
+            status.success(),
+            "make {args:?} failed in {}",
+            dir.display()
+        );
+    };
+    for (_, block) in blocks {
+        make(&[format!("V{block}/V{block}.mk")]);
+    }
+    make(&["-j".into(), jobs, "hier_build".into()]);
 }
 
 /// `REPLIMESH_FLAT_MODELS=1`: build every model flat, for the fastest

@@ -13,6 +13,7 @@
 //! meshctl rules --node 0 [--json]
 //! meshctl quarantine --node 3 [--json]
 //! meshctl bench discovery --mesh 4x4 --json
+//! meshctl bench faults --mesh 4x4 --faults 10000 --seed 1 --json [--quick]
 //! meshctl bench all --out DIR [--quick]
 //! meshctl bench report --in docs/bench --out docs/performance.md
 //! ```
@@ -22,6 +23,7 @@ mod bench_host;
 mod card;
 mod demo;
 mod dump;
+mod faults;
 mod hw;
 mod multicast;
 mod plots;
@@ -215,6 +217,25 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Fault campaign: reliable traffic on the card model while faults of
+    /// every kind are injected; counts what was lost, repeated or missed.
+    Faults {
+        /// Card size WxH (a card model must be built for it).
+        #[arg(long, default_value = "4x4", value_parser = MeshGeometry::parse)]
+        mesh: MeshGeometry,
+        /// Faults to inject (default 10000; 30 with --quick).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        faults: Option<u64>,
+        /// The test command's size: 30 faults.
+        #[arg(long)]
+        quick: bool,
+        /// RNG seed (the campaign is reproducible from it).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// JSON output (the only format; accepted for symmetry).
+        #[arg(long)]
+        json: bool,
+    },
     /// Host interface: doorbell-to-ring latency, packet rate, doorbells per packet.
     Host {
         /// Card size WxH (a card model must be built for it).
@@ -325,6 +346,16 @@ fn main() {
                     json: _,
                 },
         } => reroute::run(mesh, cuts.map(|c| c as usize)),
+        Cmd::Bench {
+            what:
+                BenchCmd::Faults {
+                    mesh,
+                    faults: n,
+                    quick,
+                    seed,
+                    json: _,
+                },
+        } => faults::run(mesh, n, quick, seed),
         Cmd::Hw { what } => hw::run(what),
         Cmd::Card { what } => card::run(what),
         Cmd::Bench {

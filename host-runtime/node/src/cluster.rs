@@ -12,6 +12,7 @@ use std::rc::Rc;
 pub struct Cluster<D: Device> {
     nodes: Vec<SharedNode<D>>,
     alive: Vec<bool>,
+    paused: Vec<bool>,
 }
 
 impl<D: Device + 'static> Cluster<D> {
@@ -22,7 +23,12 @@ impl<D: Device + 'static> Cluster<D> {
             nodes.push(Rc::new(RefCell::new(NodeRuntime::new(ep, cfg.clone())?)));
         }
         let alive = vec![true; nodes.len()];
-        Ok(Self { nodes, alive })
+        let paused = vec![false; nodes.len()];
+        Ok(Self {
+            nodes,
+            alive,
+            paused,
+        })
     }
 
     /// Number of nodes.
@@ -51,11 +57,29 @@ impl<D: Device + 'static> Cluster<D> {
         self.alive[i] = false;
     }
 
+    /// Stalls node `i`'s host for a while, as a busy or descheduled host
+    /// would: it is not polled (its rings fill, its heartbeats stop) until
+    /// [`Cluster::resume`]. Unlike [`Cluster::kill`], it stays alive.
+    pub fn pause(&mut self, i: usize) {
+        self.paused[i] = true;
+    }
+
+    /// Ends a [`Cluster::pause`].
+    pub fn resume(&mut self, i: usize) {
+        self.paused[i] = false;
+    }
+
+    /// Whether node `i`'s host is stalled by [`Cluster::pause`].
+    pub fn is_paused(&self, i: usize) -> bool {
+        self.paused[i]
+    }
+
     /// Puts a new runtime in node `i`'s place (its host restarted) and
     /// runs it.
     pub fn replace(&mut self, i: usize, node: NodeRuntime<D>) {
         self.nodes[i] = Rc::new(RefCell::new(node));
         self.alive[i] = true;
+        self.paused[i] = false;
     }
 
     /// Runs every live node's task for `rounds` polls each, concurrently on
@@ -71,8 +95,8 @@ impl<D: Device + 'static> Cluster<D> {
         let tasks: Vec<_> = self
             .nodes
             .iter()
-            .zip(&self.alive)
-            .filter(|(_, a)| **a)
+            .zip(self.alive.iter().zip(&self.paused))
+            .filter(|(_, (a, p))| **a && !**p)
             .map(|(n, _)| local.spawn_local(run_node(n.clone(), Some(rounds))))
             .collect();
         local.block_on(&rt, async {

@@ -17,12 +17,13 @@
 //! **Wire format** (inside the packet format, service id 0, which names no
 //! service): a data segment is a `unicast` packet whose `seq` is the
 //! message's sequence number and whose first payload flit holds the stream
-//! epoch (bits 15..0); the message follows. An acknowledgement is an `ack`
+//! epoch (bits 47..0) and the opening flag (bit 48: no acknowledgement of
+//! this epoch has come back yet); the message follows. An acknowledgement is an `ack`
 //! packet whose `seq` is the next sequence number the receiver expects
-//! (cumulative) and whose payload is the epoch with the receiver's free room
-//! (bits 31..16: how many messages past `seq` it can take now), then a bitmap
-//! of the 64 sequence numbers after `seq` that were received out of order
-//! (selective). The sender keeps at most that room on the wire, so a slow
+//! (cumulative) and whose payload is the epoch (bits 47..0) with the
+//! receiver's free room (bits 55..48: how many messages past `seq` it can
+//! take now) and the resync flag (bit 56), then a bitmap of the 64 sequence
+//! numbers after `seq` that were received out of order (selective). The sender keeps at most that room on the wire, so a slow
 //! reader slows its senders instead of making them retransmit; at zero room
 //! the oldest message still goes out once per timeout, as a probe.
 //!
@@ -33,6 +34,22 @@
 //! next message starts a new epoch at sequence 0. The receiver resets its
 //! side of the stream on the first segment of a newer epoch, so a gap is
 //! never waited for forever.
+//!
+//! **A receiver that restarted** has no state for the streams its peers
+//! keep running to it. A segment of a stream it does not know, past
+//! sequence 0 and not opening (so an earlier run of the receiver
+//! acknowledged part of the stream, and the gap before it would never
+//! fill), is not held: it answers with a *resync* acknowledgement, and the
+//! sender renumbers everything still unacknowledged from 0 in a new epoch.
+//! An opening segment is held as usual: nothing of its epoch was
+//! acknowledged, so everything before it will be sent again. The
+//! messages the old run received but had not acknowledged may arrive
+//! again, once, at the new run: at-least-once across a restart of the
+//! receiver, as without stable storage it must be.
+//!
+//! Epochs are 48 bits wide and never wrap in practice: a restarted runtime
+//! starts from its start time ([`Transport::with_first_epoch`]), which is
+//! past every epoch its previous run used.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -41,6 +58,16 @@ pub const TRANSPORT_SERVICE: u8 = 0;
 
 /// Largest window: the selective-ack bitmap covers 64 sequence numbers.
 pub const MAX_WINDOW: u16 = 64;
+
+/// The epoch's bits in the first payload word of a segment.
+const EPOCH_MASK: u64 = (1 << 48) - 1;
+/// Where an acknowledgement's room sits in its first word.
+const ROOM_SHIFT: u32 = 48;
+/// The resync flag of an acknowledgement: the receiver knows no stream.
+const RESYNC: u64 = 1 << 56;
+/// The opening flag of a data segment: no acknowledgement of its epoch
+/// has reached the sender yet.
+const OPENING: u64 = 1 << 48;
 
 /// Settings of the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +135,7 @@ pub struct Message {
     /// Sender.
     pub src: u8,
     /// Stream epoch.
-    pub epoch: u16,
+    pub epoch: u64,
     /// Sequence number within the epoch.
     pub seq: u16,
     /// The message.
@@ -120,10 +147,13 @@ pub struct Message {
 pub struct Unconfirmed {
     /// Peer.
     pub dest: u8,
-    /// Stream epoch it was sent in.
-    pub epoch: u16,
-    /// Its sequence number.
+    /// Stream epoch it was last sent in.
+    pub epoch: u64,
+    /// Its sequence number in that epoch (a resync renumbers a message, so
+    /// this is not always what [`Transport::send`] returned).
     pub seq: u16,
+    /// The message, for an application that sends it again.
+    pub payload: Vec<u64>,
 }
 
 /// What the runtime puts on the wire.
@@ -181,6 +211,11 @@ pub struct TransportStats {
     pub epochs_given_up: u64,
     /// Messages reported [`Unconfirmed`].
     pub unconfirmed: u64,
+    /// Segments of a stream this end did not know, answered with a resync
+    /// (the peer had kept a stream to an earlier run of this end).
+    pub resyncs_asked: u64,
+    /// Streams renumbered from 0 in a new epoch on a peer's resync.
+    pub resyncs: u64,
     /// Sends refused because the window was full.
     pub backpressured: u64,
 }
@@ -197,10 +232,14 @@ struct Outstanding {
 
 #[derive(Debug, Default)]
 struct Peer {
-    tx_epoch: u16,
+    tx_epoch: u64,
     tx_next: u16,
     unacked: VecDeque<Outstanding>,
-    rx_epoch: Option<u16>,
+    rx_epoch: Option<u64>,
+    /// A resync to send for this epoch of the peer's stream.
+    resync_due: Option<u64>,
+    /// Whether an acknowledgement of `tx_epoch` has come back.
+    tx_heard: bool,
     rx_next: u16,
     /// Segments that arrived ahead of a gap, by sequence number (all within
     /// the window past `rx_next`).
@@ -216,7 +255,7 @@ struct Peer {
 }
 
 impl Peer {
-    fn starting(tx_epoch: u16) -> Peer {
+    fn starting(tx_epoch: u64) -> Peer {
         Peer {
             tx_epoch,
             ..Default::default()
@@ -257,11 +296,6 @@ fn ahead(a: u16, b: u16) -> u16 {
     b.wrapping_sub(a)
 }
 
-/// Whether epoch `e` is newer than `cur` (serial-number order).
-fn newer(e: u16, cur: u16) -> bool {
-    e != cur && ahead(cur, e) < 0x8000
-}
-
 /// One node's end of every stream it has.
 #[derive(Debug)]
 pub struct Transport {
@@ -271,7 +305,7 @@ pub struct Transport {
     delivered: VecDeque<Message>,
     unconfirmed: Vec<Unconfirmed>,
     stats: TransportStats,
-    first_epoch: u16,
+    first_epoch: u64,
 }
 
 impl Transport {
@@ -290,12 +324,13 @@ impl Transport {
         }
     }
 
-    /// Starts every stream at epoch `epoch` instead of 0. A runtime that
-    /// restarts passes something that grows with time (its start cycle):
-    /// its peers still hold the old run's epoch for it, and take the new
-    /// streams only from a newer one (serial order, half the 16-bit space).
-    pub fn with_first_epoch(mut self, epoch: u16) -> Self {
-        self.first_epoch = epoch;
+    /// Starts every stream at epoch `epoch` (48 bits) instead of 0. A
+    /// runtime that restarts passes something that grows faster with time
+    /// than give-ups can (its start cycle over 256: a give-up takes many
+    /// timeouts): its peers still hold the old run's epoch for it, and take
+    /// the new streams only from a newer one.
+    pub fn with_first_epoch(mut self, epoch: u64) -> Self {
+        self.first_epoch = epoch & EPOCH_MASK;
         self
     }
 
@@ -360,11 +395,11 @@ impl Transport {
             self.stats.stale += 1;
             return;
         };
-        if word >> 16 != 0 || src == self.me {
+        if word & !(EPOCH_MASK | OPENING) != 0 || src == self.me {
             self.stats.stale += 1;
             return;
         }
-        let epoch = word as u16;
+        let (epoch, opening) = (word & EPOCH_MASK, word & OPENING != 0);
         let window = self.cfg.window;
         let room = self.cfg.rx_capacity.saturating_sub(self.delivered.len());
         let first = self.first_epoch;
@@ -374,8 +409,15 @@ impl Transport {
             .or_insert_with(|| Peer::starting(first));
         match p.rx_epoch {
             Some(cur) if cur == epoch => {}
-            Some(cur) if !newer(epoch, cur) => {
+            Some(cur) if epoch < cur => {
                 self.stats.stale += 1;
+                return;
+            }
+            None if seq != 0 && !opening => {
+                // A stream kept from before this end started: its start is
+                // gone, so have the sender renumber it.
+                self.stats.resyncs_asked += 1;
+                p.resync_due = Some(epoch);
                 return;
             }
             _ => {
@@ -427,11 +469,28 @@ impl Transport {
             self.stats.stale += 1;
             return;
         };
-        if word >> 32 != 0 || word as u16 != p.tx_epoch {
+        if word >> (ROOM_SHIFT + 9) != 0 || word & EPOCH_MASK != p.tx_epoch {
             self.stats.stale += 1;
             return;
         }
-        let room = (word >> 16) as u16;
+        if word & RESYNC != 0 {
+            // The peer knows no stream (it restarted): everything not yet
+            // acknowledged goes again from 0 in a new epoch.
+            p.tx_epoch += 1;
+            for (i, o) in p.unacked.iter_mut().enumerate() {
+                o.seq = i as u16;
+                o.acked = false;
+                o.attempts = 0;
+                o.sent_at = None;
+            }
+            p.tx_next = p.unacked.len() as u16;
+            p.peer_room = None;
+            p.tx_heard = false;
+            self.stats.resyncs += 1;
+            return;
+        }
+        p.tx_heard = true;
+        let room = ((word >> ROOM_SHIFT) & 0xff) as u16;
         let Some(base) = p.unacked.front().map(|o| o.seq) else {
             return; // everything acknowledged already
         };
@@ -490,7 +549,15 @@ impl Transport {
                 out.push(Segment::Ack {
                     dest,
                     next: p.rx_next,
-                    payload: [p.rx_epoch.unwrap_or(0) as u64 | room << 16, sack],
+                    payload: [p.rx_epoch.unwrap_or(0) | room << ROOM_SHIFT, sack],
+                });
+                self.stats.acks_sent += 1;
+            }
+            if let Some(epoch) = p.resync_due.take() {
+                out.push(Segment::Ack {
+                    dest,
+                    next: 0,
+                    payload: [epoch | RESYNC, 0],
                 });
                 self.stats.acks_sent += 1;
             }
@@ -507,13 +574,15 @@ impl Transport {
                         dest,
                         epoch: p.tx_epoch,
                         seq: o.seq,
+                        payload: o.payload,
                     });
                     self.stats.unconfirmed += 1;
                 }
                 self.stats.epochs_given_up += 1;
-                p.tx_epoch = p.tx_epoch.wrapping_add(1);
+                p.tx_epoch += 1;
                 p.tx_next = 0;
                 p.peer_room = None;
+                p.tx_heard = false;
                 continue;
             }
             // The oldest message always may go (a probe when there is no room).
@@ -532,7 +601,7 @@ impl Transport {
                 o.attempts += 1;
                 o.sent_at = Some(now);
                 let mut payload = Vec::with_capacity(o.payload.len() + 1);
-                payload.push(p.tx_epoch as u64);
+                payload.push(p.tx_epoch | if p.tx_heard { 0 } else { OPENING });
                 payload.extend_from_slice(&o.payload);
                 out.push(Segment::Data {
                     dest,
@@ -549,9 +618,13 @@ impl Transport {
     /// counted.
     pub fn unsent(&mut self, seg: &Segment) {
         match seg {
-            Segment::Ack { dest, .. } => {
+            Segment::Ack { dest, payload, .. } => {
                 if let Some(p) = self.peers.get_mut(dest) {
-                    p.ack_due = true;
+                    if payload[0] & RESYNC != 0 {
+                        p.resync_due = Some(payload[0] & EPOCH_MASK);
+                    } else {
+                        p.ack_due = true;
+                    }
                 }
                 self.stats.acks_sent -= 1;
             }
@@ -608,7 +681,7 @@ impl Transport {
     pub fn is_idle(&self) -> bool {
         self.peers
             .values()
-            .all(|p| p.unacked.is_empty() && !p.ack_due)
+            .all(|p| p.unacked.is_empty() && !p.ack_due && p.resync_due.is_none())
     }
 }
 
@@ -788,7 +861,7 @@ mod tests {
             let mut sent = 0u64;
             let mut got: Vec<Message> = vec![];
             let mut lost: Vec<Unconfirmed> = vec![];
-            let mut by_seq: BTreeMap<(u16, u16), u64> = BTreeMap::new();
+            let mut by_seq: BTreeMap<(u64, u16), u64> = BTreeMap::new();
             for now in 0..30_000u64 {
                 let dead = now >= cut_at && now < cut_at + 2_000;
                 if sent < 400 {
@@ -823,7 +896,7 @@ mod tests {
                 prop_assert!(seen.contains(&v) || unconfirmed.contains(&v), "message {} neither delivered nor reported", v);
             }
             // In order within each epoch.
-            let mut last: BTreeMap<u16, u16> = BTreeMap::new();
+            let mut last: BTreeMap<u64, u16> = BTreeMap::new();
             for m in &got {
                 if let Some(&p) = last.get(&m.epoch) { prop_assert!(ahead(p, m.seq) == 1); }
                 last.insert(m.epoch, m.seq);
@@ -849,13 +922,18 @@ mod tests {
         // No epoch word; a word with high bits set; an ack for nothing sent;
         // an ack acknowledging more than was sent; a segment far ahead.
         t.on_data(1, 0, &[]);
-        t.on_data(1, 0, &[1 << 20, 5]);
+        t.on_data(1, 0, &[1 << 50, 5]);
         t.on_ack(0, 2, 0, &[0, 0]);
         t.on_ack(0, 1, 40, &[0, 0]);
         assert_eq!(t.stats().stale, 4);
         assert_eq!(t.unacked(1), 8);
-        t.on_data(1, 9, &[0, 7]);
+        // A segment far ahead in a stream that opened just now is held no
+        // further than the window; one of a stream this end never knew
+        // starts a resync.
+        t.on_data(1, 9, &[OPENING, 7]);
         assert_eq!(t.stats().out_of_window, 1);
+        t.on_data(4, 9, &[0, 7]);
+        assert_eq!(t.stats().resyncs_asked, 1);
         assert!(t.take_delivered().is_empty());
     }
 
@@ -883,6 +961,90 @@ mod tests {
         deliver(&mut b, 101, 1, again[0].clone());
         let got: Vec<u64> = b.take_delivered().iter().map(|m| m.payload[0]).collect();
         assert_eq!(got, vec![0, 1, 2, 3]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// The receiver restarts (a fresh transport) in the middle of a
+        /// stream over a lossy channel: the sender is asked to resync and
+        /// nothing is given up; the old run got a prefix in order, the new
+        /// run everything from at most there on, in order, once each.
+        #[test]
+        fn a_restarted_receiver_resyncs_the_stream_and_nothing_is_given_up(
+            seed in any::<u64>(),
+            restart_at in 50u64..1_500,
+            drop in 0.0f64..0.2,
+        ) {
+            let mut ch = Lossy { rng: SmallRng::seed_from_u64(seed), drop, dup: 0.05, delay: 4, wire: vec![] };
+            let mut a = Transport::new(1, cfg());
+            let mut b = Transport::new(2, cfg());
+            let (mut old, mut new) = (vec![], vec![]);
+            let mut next = 0u64;
+            for now in 0..200_000u64 {
+                if now == restart_at {
+                    old.extend(b.take_delivered());
+                    b = Transport::new(2, cfg()).with_first_epoch(1_000);
+                }
+                while next < 300 && a.send(2, vec![next, !next]).is_ok() {
+                    next += 1;
+                }
+                for s in a.poll_transmit(now) { ch.put(now, 1, s); }
+                for s in b.poll_transmit(now) { ch.put(now, 2, s); }
+                for (from, s) in ch.take(now) {
+                    if from == 1 { deliver(&mut b, now, 1, s) } else { deliver(&mut a, now, 2, s) }
+                }
+                let got = b.take_delivered();
+                if now < restart_at { old.extend(got) } else { new.extend(got) }
+                if next == 300 && a.is_idle() && now > restart_at { break; }
+            }
+            prop_assert!(a.take_unconfirmed().is_empty(), "gave up on a live peer");
+            for m in old.iter().chain(&new) {
+                prop_assert_eq!(m.payload[1], !m.payload[0]);
+            }
+            let old: Vec<u64> = old.iter().map(|m| m.payload[0]).collect();
+            let new: Vec<u64> = new.iter().map(|m| m.payload[0]).collect();
+            prop_assert_eq!(&old, &(0..old.len() as u64).collect::<Vec<_>>());
+            let from = new.first().copied().unwrap_or(300);
+            prop_assert!(from <= old.len() as u64, "gap at the restart: old got {}, new starts at {}", old.len(), from);
+            prop_assert_eq!(&new, &(from..300).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_stream_the_receiver_does_not_know_is_renumbered_from_zero() {
+        let mut a = Transport::new(1, cfg());
+        let mut b = Transport::new(2, cfg());
+        let exchange = |a: &mut Transport, b: &mut Transport, now: u64| {
+            for s in a.poll_transmit(now) {
+                deliver(b, now, 1, s);
+            }
+            for s in b.poll_transmit(now) {
+                deliver(a, now, 2, s);
+            }
+        };
+        for i in 0..3 {
+            a.send(2, vec![i]).unwrap();
+        }
+        exchange(&mut a, &mut b, 0);
+        assert_eq!(b.take_delivered().len(), 3);
+        assert_eq!(a.unacked(2), 0);
+        // The receiver restarts; the stream goes on at sequence 3.
+        let mut b = Transport::new(2, cfg()).with_first_epoch(7);
+        assert_eq!(a.send(2, vec![3]), Ok(3));
+        a.send(2, vec![4]).unwrap();
+        exchange(&mut a, &mut b, 10);
+        assert!(b.take_delivered().is_empty(), "not held behind a gap");
+        assert_eq!((b.stats().resyncs_asked, a.stats().resyncs), (2, 1));
+        exchange(&mut a, &mut b, 20);
+        let got: Vec<(u64, u16, u64)> = b
+            .take_delivered()
+            .iter()
+            .map(|m| (m.epoch, m.seq, m.payload[0]))
+            .collect();
+        assert_eq!(got, vec![(1, 0, 3), (1, 1, 4)]);
+        assert!(a.is_idle());
+        assert_eq!(a.stats().epochs_given_up, 0);
     }
 
     /// The timeout follows the measured round trip: 1000 cycles before any

@@ -281,7 +281,7 @@ impl<D: Device> NodeRuntime<D> {
         tcfg.max_message_words = tcfg.max_message_words.min(fits);
         // Epochs from the start time: a restarted runtime's streams are
         // newer than the ones its peers remember (256 cycles a step).
-        let first_epoch = (ep.device().now() >> 8) as u16;
+        let first_epoch = ep.device().now() >> 8;
         let transport = Transport::new(ep.info().node.0, tcfg).with_first_epoch(first_epoch);
         let control = match (
             cfg.control_plane,

@@ -6,13 +6,11 @@
 //! through the adverts when to switch (the double scheme), and must end on
 //! the tables of the graph as it is, read back from every router. Reliable
 //! streams between every pair of nodes run the whole time and are checked
-//! exactly-once and in order (`common::streams`). Convergence is measured
+//! exactly-once and in order (`replimesh_campaign::streams`). Convergence is measured
 //! from the fault to the last router on the new tables with its old VC
 //! drained.
 
-mod common;
-
-use common::streams::Run;
+use replimesh_campaign::streams::Run;
 use replimesh_node::ControlPlaneConfig;
 use replimesh_spec::routing::mesh_links;
 use replimesh_spec::{MeshGeometry, NodeId};

@@ -10,10 +10,8 @@
 //! The check is a scoreboard of its own: per (source, destination), the next
 //! index expected.
 
-mod common;
-
-use common::streams::Run;
 use rand::Rng;
+use replimesh_campaign::streams::Run;
 use replimesh_regs::regmap;
 use replimesh_spec::routing::mesh_links;
 use replimesh_spec::{MeshGeometry, NodeId};

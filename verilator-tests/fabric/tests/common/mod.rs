@@ -1,2 +1,0 @@
-//! Helpers shared by the fabric tests.
-pub mod streams;
