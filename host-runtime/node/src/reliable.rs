@@ -286,6 +286,30 @@ impl Peer {
     }
 }
 
+/// Gives up `p`'s epoch: its unacknowledged messages are reported, the next
+/// message starts a new epoch at 0.
+fn end_epoch(
+    dest: u8,
+    p: &mut Peer,
+    unconfirmed: &mut Vec<Unconfirmed>,
+    stats: &mut TransportStats,
+) {
+    for o in p.unacked.drain(..) {
+        unconfirmed.push(Unconfirmed {
+            dest,
+            epoch: p.tx_epoch,
+            seq: o.seq,
+            payload: o.payload,
+        });
+        stats.unconfirmed += 1;
+    }
+    stats.epochs_given_up += 1;
+    p.tx_epoch += 1;
+    p.tx_next = 0;
+    p.peer_room = None;
+    p.tx_heard = false;
+}
+
 /// The timeout `rto` doubled for each send after the first, up to 8×.
 fn backoff(rto: u64, attempts: u32) -> u64 {
     rto << attempts.saturating_sub(1).min(3)
@@ -569,20 +593,7 @@ impl Transport {
                         .is_some_and(|t| now >= t + backoff(rto, o.attempts))
             });
             if given_up {
-                for o in p.unacked.drain(..) {
-                    self.unconfirmed.push(Unconfirmed {
-                        dest,
-                        epoch: p.tx_epoch,
-                        seq: o.seq,
-                        payload: o.payload,
-                    });
-                    self.stats.unconfirmed += 1;
-                }
-                self.stats.epochs_given_up += 1;
-                p.tx_epoch += 1;
-                p.tx_next = 0;
-                p.peer_room = None;
-                p.tx_heard = false;
+                end_epoch(dest, p, &mut self.unconfirmed, &mut self.stats);
                 continue;
             }
             // The oldest message always may go (a probe when there is no room).
@@ -641,6 +652,28 @@ impl Transport {
                     o.sent_at = None;
                 }
             }
+        }
+    }
+
+    /// Ends the stream to `dest` now, as if its oldest segment had run out
+    /// of attempts: every message unacknowledged to it is reported
+    /// [`Unconfirmed`], and the next starts a new epoch. For a peer known to
+    /// be unable to answer (quarantined, or this node itself is), rather
+    /// than retransmitting into a card that drops everything. Nothing
+    /// happens when nothing is unacknowledged.
+    pub fn abandon(&mut self, dest: u8) {
+        if let Some(p) = self.peers.get_mut(&dest) {
+            if !p.unacked.is_empty() {
+                end_epoch(dest, p, &mut self.unconfirmed, &mut self.stats);
+            }
+        }
+    }
+
+    /// [`Self::abandon`] for every peer.
+    pub fn abandon_all(&mut self) {
+        let peers: Vec<u8> = self.peers.keys().copied().collect();
+        for d in peers {
+            self.abandon(d);
         }
     }
 
@@ -1009,6 +1042,33 @@ mod tests {
             prop_assert!(from <= old.len() as u64, "gap at the restart: old got {}, new starts at {}", old.len(), from);
             prop_assert_eq!(&new, &(from..300).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn an_abandoned_stream_reports_its_messages_and_the_next_epoch_is_taken() {
+        let mut a = Transport::new(1, cfg());
+        let mut b = Transport::new(2, cfg());
+        for i in 0..3 {
+            a.send(2, vec![i]).unwrap();
+        }
+        let lost = a.poll_transmit(0);
+        assert_eq!(lost.len(), 3, "on the wire, never to arrive");
+        a.abandon(2);
+        let gone: Vec<u64> = a.take_unconfirmed().iter().map(|u| u.payload[0]).collect();
+        assert_eq!(gone, vec![0, 1, 2]);
+        assert!(a.is_idle());
+        a.abandon(2);
+        assert_eq!(a.stats().epochs_given_up, 1, "nothing left to abandon");
+        a.send(2, vec![7]).unwrap();
+        for s in a.poll_transmit(1) {
+            deliver(&mut b, 1, 1, s);
+        }
+        let got: Vec<(u64, u16, u64)> = b
+            .take_delivered()
+            .iter()
+            .map(|m| (m.epoch, m.seq, m.payload[0]))
+            .collect();
+        assert_eq!(got, vec![(1, 0, 7)]);
     }
 
     #[test]

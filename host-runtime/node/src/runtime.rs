@@ -134,6 +134,12 @@ pub struct NodeStats {
     pub searches_on_timeout: u64,
     /// `host_down` notices sent (this node saw a refusal from a dead host).
     pub host_down_sent: u64,
+    /// Quarantine and release notices newer than this node knew: acted on
+    /// and sent on to every node.
+    pub quarantine_notices_flooded: u64,
+    /// Quarantine and release notices older than this node knew (a copy
+    /// that lost a race): ignored, and this node's card set back.
+    pub quarantine_notices_stale: u64,
     /// Rules moved off a node whose host went down (to their fallback, or
     /// invalidated with a search started).
     pub rules_redirected: u64,
@@ -224,6 +230,9 @@ pub struct NodeRuntime<D: Device> {
     announced_down: HashSet<u8>,
     /// Background searches repeated, per service, since its last success.
     search_retries: HashMap<ServiceId, u32>,
+    /// Per node, the newest quarantine notice heard: its version and
+    /// whether it quarantined.
+    quarantine_notices: BTreeMap<u8, (u16, bool)>,
     control: Option<ControlPlane>,
     /// Adverts waiting for a TX descriptor.
     adverts_out: VecDeque<(NodeId, Vec<u64>)>,
@@ -327,6 +336,7 @@ impl<D: Device> NodeRuntime<D> {
             stats: NodeStats::default(),
             transport,
             announced_down: HashSet::new(),
+            quarantine_notices: BTreeMap::new(),
             search_retries: HashMap::new(),
             control,
             adverts_out: VecDeque::new(),
@@ -504,28 +514,94 @@ impl<D: Device> NodeRuntime<D> {
 
     /// Sends a quarantine (or release) notice for `node` to every node of the
     /// mesh, this one included; their cards act on it.
+    ///
+    /// A notice carries a version (in the header's `seq`, which the cards do
+    /// not read for these): one past the newest this node heard for `node`.
+    /// Every node that hears a newer notice than it knew sends it on to
+    /// every node, so one lost copy leaves no card behind; a copy older than
+    /// what a node knew (it lost a race with a later notice) is ignored, and
+    /// that node sets its own card back with the newer one.
     pub fn propagate_quarantine(&mut self, node: u8, release: bool) -> Result<(), DriverError> {
-        let op = if release {
-            ControlOp::Release
-        } else {
-            ControlOp::Quarantine
-        };
-        self.notify_all(op, node)
+        let version = self
+            .quarantine_notices
+            .get(&node)
+            .map_or(1, |v| v.0.wrapping_add(1));
+        self.quarantine_notices.insert(node, (version, !release));
+        if let Some(cp) = self.control.as_mut() {
+            cp.set_quarantined(node, !release);
+        }
+        if !release {
+            self.abandon_streams_of(node);
+        }
+        self.notify_all(quarantine_word(node, release), version)
     }
 
-    /// Sends control message `op` about `node` to every node of the mesh,
-    /// this one included.
-    fn notify_all(&mut self, op: ControlOp, node: u8) -> Result<(), DriverError> {
-        let info = self.ep.info();
-        let word = CTRL_OPCODE.set(0, op as u32).expect("fits") | (node as u32) << 8;
-        for dest in 0..(info.width * info.height) as u8 {
-            let h = PacketHeader {
-                kind: PacketKind::Control,
-                ..PacketHeader::unicast(NodeId(dest), 0, 1)
-            };
-            self.send_retrying(&h, &[word as u64])?;
+    /// A quarantine or release notice at `version`: act on it and send it
+    /// on if newer than known.
+    fn on_quarantine_notice(
+        &mut self,
+        version: u16,
+        node: u8,
+        quarantine: bool,
+    ) -> Result<(), DriverError> {
+        let newer = match self.quarantine_notices.get(&node) {
+            None => true,
+            // Serial order; at one version a quarantine wins over a release
+            // (two accusers that raced): the safe side.
+            Some(&(v, q)) => {
+                let ahead = version.wrapping_sub(v);
+                (1..0x8000).contains(&ahead) || (ahead == 0 && quarantine && !q)
+            }
+        };
+        if newer {
+            self.quarantine_notices.insert(node, (version, quarantine));
+            if let Some(cp) = self.control.as_mut() {
+                cp.set_quarantined(node, quarantine);
+            }
+            if quarantine {
+                self.abandon_streams_of(node);
+            }
+            self.stats.quarantine_notices_flooded += 1;
+            return self.notify_all(quarantine_word(node, !quarantine), version);
+        }
+        let (v, q) = self.quarantine_notices[&node];
+        if (v, q) != (version, quarantine) {
+            // The card acted on this stale copy: set it back.
+            self.stats.quarantine_notices_stale += 1;
+            let me = self.ep.info().node;
+            self.notify(me, quarantine_word(node, !q), v)?;
         }
         Ok(())
+    }
+
+    /// `node` was quarantined: cards drop what it sends, so no stream to it
+    /// or from it can be acknowledged. Its streams end now (their messages
+    /// reported unconfirmed) instead of after every retransmission; all of
+    /// them when `node` is this one.
+    fn abandon_streams_of(&mut self, node: u8) {
+        if node == self.ep.info().node.0 {
+            self.transport.abandon_all();
+        } else {
+            self.transport.abandon(node);
+        }
+    }
+
+    /// Sends control message `word` to every node of the mesh, this one
+    /// included, with `seq` in the header.
+    fn notify_all(&mut self, word: u32, seq: u16) -> Result<(), DriverError> {
+        let info = self.ep.info();
+        for dest in 0..(info.width * info.height) as u8 {
+            self.notify(NodeId(dest), word, seq)?;
+        }
+        Ok(())
+    }
+
+    fn notify(&mut self, dest: NodeId, word: u32, seq: u16) -> Result<(), DriverError> {
+        let h = PacketHeader {
+            kind: PacketKind::Control,
+            ..PacketHeader::unicast(dest, seq, 1)
+        };
+        self.send_retrying(&h, &[word as u64])
     }
 
     fn send_retrying(&mut self, h: &PacketHeader, payload: &[u64]) -> Result<(), DriverError> {
@@ -636,10 +712,8 @@ impl<D: Device> NodeRuntime<D> {
             Some(op @ (ControlOp::Quarantine | ControlOp::Release)) => {
                 // The card already acted; the control plane leaves a
                 // quarantined node out of the graph.
-                if let Some(cp) = self.control.as_mut() {
-                    cp.set_quarantined(arg, op == ControlOp::Quarantine);
-                }
-                return Ok(());
+                let version = p.header.seq;
+                return self.on_quarantine_notice(version, arg, op == ControlOp::Quarantine);
             }
             _ => return Ok(()),
         }
@@ -650,7 +724,7 @@ impl<D: Device> NodeRuntime<D> {
             // The replica's card refused because its host is dead: every
             // node hears it now, not only on its own next refusal.
             self.stats.host_down_sent += 1;
-            self.notify_all(ControlOp::HostDown, h.src)?;
+            self.notify_all(control_word(ControlOp::HostDown, h.src), 0)?;
         }
         if let Some(c) = self.calls.get(&h.seq) {
             if c.service.get() == h.service {
@@ -902,4 +976,19 @@ impl<D: Device> NodeRuntime<D> {
         }
         self.transmit()
     }
+}
+
+/// A control message's word: `op` about `node`.
+fn control_word(op: ControlOp, node: u8) -> u32 {
+    CTRL_OPCODE.set(0, op as u32).expect("fits") | (node as u32) << 8
+}
+
+/// A quarantine (or release) notice's word for `node`.
+fn quarantine_word(node: u8, release: bool) -> u32 {
+    let op = if release {
+        ControlOp::Release
+    } else {
+        ControlOp::Quarantine
+    };
+    control_word(op, node)
 }

@@ -33,8 +33,9 @@ pub struct Tally {
     /// Messages delivered to a node they were not for, or with the wrong
     /// sender stamped.
     pub misdelivered: u64,
-    /// Messages reported unconfirmed to a node that was alive and never
-    /// quarantined (the transport gave up on a reachable peer).
+    /// Messages reported unconfirmed to a node that was alive, by a node,
+    /// neither of them ever quarantined (the transport gave up on a
+    /// reachable peer).
     pub false_giveups: u64,
     /// Accepted messages neither delivered nor reported unconfirmed.
     pub lost: u64,
@@ -397,7 +398,11 @@ impl Run {
             }
             for u in unconfirmed {
                 let j = self.ids.iter().position(|&x| x == u.dest).expect("a node");
-                if self.cluster.is_alive(j) && !self.ever_quarantined.contains(&u.dest) {
+                // A quarantined node's card sends nothing: it may give up on
+                // anyone, as anyone may give up on it.
+                let either_quarantined =
+                    self.ever_quarantined.contains(&u.dest) || self.ever_quarantined.contains(&me);
+                if self.cluster.is_alive(j) && !either_quarantined {
                     self.violation(
                         |t| &mut t.false_giveups,
                         format!(
@@ -535,6 +540,12 @@ impl Run {
                 .is_some_and(|i| self.cluster.is_alive(i));
             if src_alive {
                 self.tally.lost += missing;
+                if missing > 0 && self.violations.len() < 20 {
+                    self.violations.push(format!(
+                        "{}->{}: {missing} lost (sent {v}, delivered {got}, reported {reported})",
+                        k.0, k.1
+                    ));
+                }
             } else {
                 self.tally.died_with_sender += missing;
             }

@@ -11,7 +11,7 @@ use replimesh_regs::regmap::{self as r, TableReg};
 use replimesh_regs::PacketHeader;
 use replimesh_sim::card::{CardSim, SimDevice};
 use replimesh_spec::regmap::{self as spec, service as sr, ErrorCause};
-use replimesh_spec::service::{SearchState, CTRL_OPCODE};
+use replimesh_spec::service::{ControlOp, SearchState, CTRL_OPCODE};
 use replimesh_spec::{MeshGeometry, NodeId, PacketKind, Scope, ScopeMode};
 use std::collections::{HashMap, HashSet};
 
@@ -58,11 +58,12 @@ fn quarantine_everywhere(cluster: &mut Cluster<SimDevice>, accuser: usize, node:
         .node(accuser)
         .propagate_quarantine(node, false)
         .unwrap();
-    cluster
+    let everywhere = cluster
         .run_until(1, 500, |c| {
             (0..16).all(|n| c.node(n).endpoint().quarantined().unwrap() == vec![node])
         })
         .unwrap();
+    assert!(everywhere, "every card quarantined node {node}");
 }
 
 fn policy() -> Vec<SearchStep> {
@@ -683,4 +684,75 @@ fn an_area_step_searches_the_searchers_own_region_through_the_group_tables() {
         counter(cluster.node(7).endpoint(), "discovery_seen_total"),
         1
     );
+}
+
+/// A quarantine notice `op` about `node` at `version`, sent raw from
+/// `from` to `to` alone (as one copy of a flood would arrive).
+fn one_notice(
+    cluster: &mut Cluster<SimDevice>,
+    from: usize,
+    to: u8,
+    op: ControlOp,
+    node: u8,
+    version: u16,
+) {
+    let word = CTRL_OPCODE.set(0, op as u32).unwrap() | (node as u32) << 8;
+    let h = PacketHeader {
+        kind: PacketKind::Control,
+        ..PacketHeader::unicast(NodeId(to), version, 1)
+    };
+    cluster
+        .node(from)
+        .endpoint()
+        .send(&h, &[word as u64])
+        .unwrap();
+}
+
+fn every_card(cluster: &mut Cluster<SimDevice>, want: &[u8]) -> bool {
+    (0..16).all(|n| cluster.node(n).endpoint().quarantined().unwrap() == want)
+}
+
+/// Quarantine notices carry a version, and every node that hears one newer
+/// than it knew sends it on to all: one copy that reaches one node reaches
+/// every card; a stale copy (an old quarantine arriving after the release)
+/// sets back the card it reached, and that card's host puts it right.
+#[test]
+fn quarantine_notices_spread_from_one_copy_and_a_stale_one_is_undone() {
+    let mut cluster = Cluster::new(endpoints(), &RuntimeConfig::default()).unwrap();
+    quarantine_everywhere(&mut cluster, 0, 5);
+    for n in 1..16 {
+        assert_eq!(
+            cluster.node(n).stats().quarantine_notices_flooded,
+            1,
+            "node {n} sent the notice on once"
+        );
+    }
+    cluster.node(2).propagate_quarantine(5, true).unwrap();
+    assert!(cluster.run_until(1, 500, |c| every_card(c, &[])).unwrap());
+
+    // A late copy of the first quarantine (version 1) reaches node 9: its
+    // card acts on it (cards keep no versions)...
+    one_notice(&mut cluster, 3, 9, ControlOp::Quarantine, 5, 1);
+    let mut card_acted = false;
+    assert!(cluster
+        .run_until(1, 500, |c| {
+            card_acted |= c.node(9).endpoint().quarantined().unwrap() == vec![5];
+            card_acted && every_card(c, &[])
+        })
+        .unwrap());
+    assert!(card_acted, "the stale copy reached node 9's card");
+    // ... and its host, which knew version 2, set it back; nobody else moved.
+    assert_eq!(cluster.node(9).stats().quarantine_notices_stale, 1);
+    for n in (0..16).filter(|&n| n != 9) {
+        assert_eq!(
+            cluster.node(n).stats().quarantine_notices_stale,
+            0,
+            "node {n}"
+        );
+    }
+
+    // One copy of a newer quarantine (version 3), to node 12 alone: its host
+    // sends it on, and every card has it.
+    one_notice(&mut cluster, 3, 12, ControlOp::Quarantine, 5, 3);
+    assert!(cluster.run_until(1, 500, |c| every_card(c, &[5])).unwrap());
 }
