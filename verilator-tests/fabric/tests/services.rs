@@ -729,6 +729,13 @@ fn quarantine_notices_spread_from_one_copy_and_a_stale_one_is_undone() {
     }
     cluster.node(2).propagate_quarantine(5, true).unwrap();
     assert!(cluster.run_until(1, 500, |c| every_card(c, &[])).unwrap());
+    // Copies of both floods still on their way settle first (a late copy
+    // of the quarantine is the very race below; node 2 may meet some).
+    cluster.run(300).unwrap();
+    assert!(every_card(&mut cluster, &[]));
+    let stale: Vec<u64> = (0..16)
+        .map(|n| cluster.node(n).stats().quarantine_notices_stale)
+        .collect();
 
     // A late copy of the first quarantine (version 1) reaches node 9: its
     // card acts on it (cards keep no versions)...
@@ -742,11 +749,10 @@ fn quarantine_notices_spread_from_one_copy_and_a_stale_one_is_undone() {
         .unwrap());
     assert!(card_acted, "the stale copy reached node 9's card");
     // ... and its host, which knew version 2, set it back; nobody else moved.
-    assert_eq!(cluster.node(9).stats().quarantine_notices_stale, 1);
-    for n in (0..16).filter(|&n| n != 9) {
+    for (n, before) in stale.into_iter().enumerate() {
         assert_eq!(
-            cluster.node(n).stats().quarantine_notices_stale,
-            0,
+            cluster.node(n).stats().quarantine_notices_stale - before,
+            u64::from(n == 9),
             "node {n}"
         );
     }
