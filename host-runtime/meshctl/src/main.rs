@@ -106,6 +106,17 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Every node's fault-manager view after the fault scenario on the 4x4
+    /// card (a link cut, a dead router, a dead host, a flapping link, a node
+    /// sending malformed adverts), each node locating them on its own.
+    Faults {
+        /// Seed of the traffic.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Hardware: open-flow synthesis, place and route, area and Fmax.
     Hw {
         #[command(subcommand)]
@@ -335,6 +346,7 @@ fn main() {
         Cmd::Services { node, json } => services::tables("services", node, json),
         Cmd::Rules { node, json } => services::tables("rules", Some(node), json),
         Cmd::Quarantine { node, json } => services::tables("quarantine", Some(node), json),
+        Cmd::Faults { seed, json } => faults::view(seed, json),
         Cmd::Bench {
             what: BenchCmd::Discovery { mesh, json: _ },
         } => services::bench(mesh),

@@ -382,6 +382,10 @@ pub struct ControlPlane {
     higher_since: Option<u64>,
     /// The members in this node's graph (as of the last poll).
     reachable: BTreeSet<NodeId>,
+    /// Corrupted or impossible adverts, by the neighbour that sent them
+    /// (the router stamps the source): where the fault manager looks for a
+    /// node sending malformed traffic.
+    bad_from: BTreeMap<NodeId, u64>,
 }
 
 const NO_ROUTE: u32 = replimesh_spec::NO_ROUTE_ENTRY;
@@ -485,6 +489,7 @@ impl ControlPlane {
             rejected: None,
             higher_since: None,
             reachable: BTreeSet::new(),
+            bad_from: BTreeMap::new(),
         };
         cp.refresh_own(now);
         cp
@@ -548,6 +553,12 @@ impl ControlPlane {
         self.db.values().map(|(a, at)| (a, *at))
     }
 
+    /// Bad adverts (corrupted, or naming links that do not exist) received
+    /// so far, per sending neighbour.
+    pub fn bad_adverts_from(&self) -> &BTreeMap<NodeId, u64> {
+        &self.bad_from
+    }
+
     /// Nodes in the graph now: synced, heard from, not quarantined.
     pub fn members(&self) -> Vec<NodeId> {
         let f = self.view();
@@ -589,10 +600,12 @@ impl ControlPlane {
             Ok(a) => a,
             Err(AdvertError::Corrupt) => {
                 self.stats.adverts_corrupt += 1;
+                *self.bad_from.entry(from).or_default() += 1;
                 return;
             }
             Err(AdvertError::NoSuchLink) => {
                 self.stats.adverts_bad_link += 1;
+                *self.bad_from.entry(from).or_default() += 1;
                 return;
             }
         };

@@ -12,6 +12,7 @@
 
 pub mod cluster;
 pub mod control_plane;
+pub mod fault_manager;
 pub mod policy;
 pub mod reliable;
 pub mod runtime;
@@ -19,6 +20,7 @@ pub mod service;
 
 pub use cluster::Cluster;
 pub use control_plane::{ControlPlane, ControlPlaneConfig, ControlPlaneStats, Phase};
+pub use fault_manager::{Fault, FaultManager, FaultManagerConfig, FaultSite, Isolation, Symptom};
 pub use policy::{parse_scope, scope_name, step_name, PolicyError, SearchPolicy};
 pub use reliable::{Message, SendError, TransportConfig, TransportStats, Unconfirmed};
 pub use runtime::{CallError, Completion, NodeRuntime, NodeStats, RuntimeConfig, SearchReport};

@@ -12,6 +12,7 @@
 //! first reply only.
 
 use crate::control_plane::{is_advert, ControlPlane, ControlPlaneConfig, OwnRouter};
+use crate::fault_manager::{Fault, FaultManager, FaultManagerConfig, Isolation, Observation};
 use crate::policy::SearchPolicy;
 use crate::reliable::{
     Message, Segment, SendError, Transport, TransportConfig, TransportStats, Unconfirmed,
@@ -44,6 +45,10 @@ pub struct RuntimeConfig {
     /// state and write this node's router's tables. `None`: the tables are
     /// left to whoever loads them (the reset tables, or a test harness).
     pub control_plane: Option<ControlPlaneConfig>,
+    /// Run this node's fault manager (`fault_manager.rs`): locate faults
+    /// from what this node sees, force a flapping own link down,
+    /// quarantine a neighbour sending malformed adverts. `None`: off.
+    pub fault_manager: Option<FaultManagerConfig>,
 }
 
 impl Default for RuntimeConfig {
@@ -55,6 +60,7 @@ impl Default for RuntimeConfig {
             policy: SearchPolicy::default(),
             transport: TransportConfig::default(),
             control_plane: None,
+            fault_manager: None,
         }
     }
 }
@@ -234,6 +240,7 @@ pub struct NodeRuntime<D: Device> {
     /// whether it quarantined.
     quarantine_notices: BTreeMap<u8, (u16, bool)>,
     control: Option<ControlPlane>,
+    faults: Option<FaultManager>,
     /// Adverts waiting for a TX descriptor.
     adverts_out: VecDeque<(NodeId, Vec<u64>)>,
 }
@@ -318,6 +325,13 @@ impl<D: Device> NodeRuntime<D> {
             }
             _ => None,
         };
+        let faults = match (
+            cfg.fault_manager,
+            MeshGeometry::new(ep.info().width, ep.info().height),
+        ) {
+            (Some(fcfg), Some(geom)) => Some(FaultManager::new(geom, ep.info().node, fcfg)),
+            _ => None,
+        };
         Ok(Self {
             ep,
             cfg,
@@ -339,6 +353,7 @@ impl<D: Device> NodeRuntime<D> {
             quarantine_notices: BTreeMap::new(),
             search_retries: HashMap::new(),
             control,
+            faults,
             adverts_out: VecDeque::new(),
         })
     }
@@ -346,6 +361,11 @@ impl<D: Device> NodeRuntime<D> {
     /// The control plane, when it runs here.
     pub fn control_plane(&self) -> Option<&ControlPlane> {
         self.control.as_ref()
+    }
+
+    /// This node's fault manager's view (empty when it does not run).
+    pub fn fault_view(&self) -> Vec<Fault> {
+        self.faults.as_ref().map_or(vec![], |f| f.view())
     }
 
     /// This node.
@@ -866,6 +886,51 @@ impl<D: Device> NodeRuntime<D> {
 
     /// The control plane's round: link changes (only when the card raised
     /// the `link` cause), timers and table steps, adverts out.
+    /// A look by the fault manager, when one is due; carries out what it
+    /// isolates.
+    fn drive_faults(&mut self) -> Result<(), DriverError> {
+        use replimesh_spec::router_addr as ra;
+        let now = self.ep.device().now();
+        if !self.faults.as_ref().is_some_and(|f| f.due(now)) {
+            return Ok(());
+        }
+        let mut obs = Observation {
+            now,
+            links_up: self.ep.router_read(ra::LINK_STATE)? as u8 & 0xf,
+            forced_down: self.ep.router_read(ra::LINK_DOWN)? as u8 & 0xf,
+            quarantined: self.ep.quarantined()?.into_iter().collect(),
+            ..Default::default()
+        };
+        for k in 0..4u32 {
+            obs.down_events[k as usize] = self.ep.router_read(ra::LINK_DOWN_EVENTS + k)?;
+            obs.check_errors[k as usize] = self.ep.router_read(ra::LINK_CHECK_ERRORS + k)?;
+        }
+        if let Some(cp) = self.control.as_ref() {
+            let members = cp.members().into_iter().map(|n| n.0).collect();
+            obs.graph = Some((cp.view(), members));
+            obs.adverts = cp.database().map(|(a, _)| (a.origin.0, a.links)).collect();
+            obs.bad_adverts_from = cp
+                .bad_adverts_from()
+                .iter()
+                .map(|(n, c)| (n.0, *c))
+                .collect();
+        }
+        let acts = self.faults.as_mut().expect("checked").observe(obs);
+        for act in acts {
+            match act {
+                Isolation::ForceLinkDown { port } => {
+                    let forced = self.ep.router_read(ra::LINK_DOWN)?;
+                    // Refused (and counted) when this node is quarantined.
+                    let _ = self
+                        .ep
+                        .router_write(ra::LINK_DOWN, forced | 1 << port as u32);
+                }
+                Isolation::Quarantine { node } => self.propagate_quarantine(node, false)?,
+            }
+        }
+        Ok(())
+    }
+
     fn drive_control(&mut self) -> Result<(), DriverError> {
         let Some(cp) = self.control.as_mut() else {
             return Ok(());
@@ -938,6 +1003,7 @@ impl<D: Device> NodeRuntime<D> {
         }
         self.drive_search()?;
         self.drive_control()?;
+        self.drive_faults()?;
         let now = self.ep.device().now();
         let mut to_send = vec![];
         let mut to_fail = vec![];

@@ -841,11 +841,26 @@ impl Episode {
         (self.membership(id, false), format!("host {} killed", id.0))
     }
 
-    /// The dead host restarts, whatever its peers still hold for it: their
-    /// streams to it go on (the transport resyncs them), its own start over.
+    /// The dead host restarts once every peer's messages to it are
+    /// delivered or reported: a stream still sending to it keeps its card's
+    /// RX engine busy, and `Endpoint::open` waits for the engines to stop
+    /// (it timed out under traffic when the campaign restarted at once).
+    /// The peers' idle streams to it go on, and the transport resyncs them.
     fn host_restart(&mut self, acc: &mut Acc) -> (bool, String) {
         let v = self.dead_host.take().expect("a dead host");
         let me = self.run.ids[v];
+        let start = self.run.now();
+        while self.run.now() - start < 200_000 {
+            let pending = self.run.sent.iter().any(|(&(s, d), &n)| {
+                d == me
+                    && n > self.run.expected.get(&(s, d)).copied().unwrap_or(0)
+                        + self.run.gave_up.get(&(s, d)).copied().unwrap_or(0)
+            });
+            if !pending {
+                break;
+            }
+            self.run.rounds(500, self.load);
+        }
         self.run.restart(v);
         self.converge(acc, true);
         let id = self.id(v);

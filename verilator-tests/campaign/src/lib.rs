@@ -4,4 +4,5 @@
 //! ([`campaign`]).
 
 pub mod campaign;
+pub mod fault_view;
 pub mod streams;

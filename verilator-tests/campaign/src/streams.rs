@@ -9,8 +9,8 @@ use rand::{Rng, SeedableRng};
 use replimesh_driver::{Endpoint, EndpointConfig};
 use replimesh_node::control_plane::with_neighbour_routes;
 use replimesh_node::{
-    Cluster, ControlPlaneConfig, NodeRuntime, RuntimeConfig, SendError, TransportConfig,
-    TransportStats,
+    Cluster, ControlPlaneConfig, FaultManagerConfig, NodeRuntime, RuntimeConfig, SendError,
+    TransportConfig, TransportStats,
 };
 use replimesh_sim::card::{CardSim, SharedCard, SimDevice};
 use replimesh_spec::regmap::ErrorCause;
@@ -120,7 +120,7 @@ impl Run {
         // is empty at reset, so one clearing pass and one clean pass do.
         let spare = card.borrow_mut().enter_double_scheme().unwrap();
         assert!(CardSim::drain_change(&card, spare, 1, || {}).unwrap());
-        Run::over(card, g, seed, max_attempts, None)
+        Run::over(card, g, seed, max_attempts, None, None)
     }
 
     /// A card fresh from reset whose nodes run the control plane: nothing
@@ -132,7 +132,19 @@ impl Run {
         cp: ControlPlaneConfig,
     ) -> Run {
         let card = CardSim::new(g).expect("card model built");
-        Run::over(card, g, seed, max_attempts, Some(cp))
+        Run::over(card, g, seed, max_attempts, Some(cp), None)
+    }
+
+    /// [`Run::master_less`] with every node's fault manager running too.
+    pub fn master_less_managed(
+        g: MeshGeometry,
+        seed: u64,
+        max_attempts: u32,
+        cp: ControlPlaneConfig,
+        fm: FaultManagerConfig,
+    ) -> Run {
+        let card = CardSim::new(g).expect("card model built");
+        Run::over(card, g, seed, max_attempts, Some(cp), Some(fm))
     }
 
     fn over(
@@ -141,6 +153,7 @@ impl Run {
         seed: u64,
         max_attempts: u32,
         control_plane: Option<ControlPlaneConfig>,
+        fault_manager: Option<FaultManagerConfig>,
     ) -> Run {
         let eps: Vec<_> = CardSim::devices(&card)
             .into_iter()
@@ -154,6 +167,7 @@ impl Run {
                 ..Default::default()
             },
             control_plane,
+            fault_manager,
             ..Default::default()
         };
         let cluster = Cluster::new(eps, &cfg).unwrap();
