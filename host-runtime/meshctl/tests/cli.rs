@@ -98,6 +98,13 @@ fn bad_arguments_get_one_clear_line() {
             "a fraction between 0 and 1",
         ),
         (&["bench", "report", "--out", "x.md"][..], 2, "--in"),
+        (
+            &["bench", "faults", "--mesh", "3x3", "--quick"][..],
+            1,
+            "no card model is built for 3x3",
+        ),
+        (&["bench", "faults", "--faults", "0"][..], 2, "--faults"),
+        (&["faults", "--seed", "x"][..], 2, "invalid value 'x'"),
     ] {
         let out = meshctl(args);
         let err = String::from_utf8_lossy(&out.stderr);
