@@ -166,6 +166,9 @@ pub struct CampaignReport {
     pub convergence_cycles_p50: u64,
     /// Changes that did not converge within the limit.
     pub convergence_timeouts: u64,
+    /// Host restarts whose `Endpoint::open` timed out waiting for the
+    /// card's engines to stop (the host stays dead; listed in `undetected`).
+    pub restart_failures: u64,
     pub max_boot_cycles: u64,
     pub episodes: u64,
     pub sim_cycles: u64,
@@ -267,6 +270,7 @@ pub fn run(cfg: &CampaignConfig, mut progress: impl FnMut(u64, u64)) -> Campaign
         max_convergence_cycles: acc.convergence.iter().max().copied().unwrap_or(0),
         convergence_cycles_p50: p50(&mut acc.convergence),
         convergence_timeouts: acc.convergence_timeouts,
+        restart_failures: acc.restart_failures,
         max_boot_cycles: acc.boot_max,
         episodes,
         sim_cycles: acc.sim_cycles,
@@ -292,6 +296,7 @@ struct Acc {
     recovery: Vec<u64>,
     convergence: Vec<u64>,
     convergence_timeouts: u64,
+    restart_failures: u64,
     boot_max: u64,
     delivered: u64,
     unconfirmed: u64,
@@ -861,7 +866,13 @@ impl Episode {
             }
             self.run.rounds(500, self.load);
         }
-        self.run.restart(v);
+        if let Err(e) = self.run.restart(v) {
+            // Found by the 1 000-fault run: reported, not hidden; the host
+            // stays dead for the rest of its episode.
+            self.dead_host = Some(v);
+            acc.restart_failures += 1;
+            return (false, format!("host {me} restart failed: {e}"));
+        }
         self.converge(acc, true);
         let id = self.id(v);
         (self.membership(id, true), format!("host {me} restarted"))

@@ -209,9 +209,12 @@ impl Run {
     /// start over, as a restarted application's would. The streams to it go
     /// on: every message is still delivered (to the old run or the new) or
     /// reported; the new run may get again what the old one got last.
-    pub fn restart(&mut self, i: usize) {
+    ///
+    /// An endpoint that does not open (its engines did not stop) is
+    /// returned as the error, and the host stays dead.
+    pub fn restart(&mut self, i: usize) -> Result<(), replimesh_driver::DriverError> {
         let dev = CardSim::devices(&self.card).swap_remove(i);
-        let ep = Endpoint::open(dev, EndpointConfig::default()).expect("endpoint reopens");
+        let ep = Endpoint::open(dev, EndpointConfig::default())?;
         let rt = NodeRuntime::new(ep, self.cfg.clone()).expect("runtime starts");
         self.cluster.replace(i, rt);
         let me = self.ids[i];
@@ -231,6 +234,7 @@ impl Run {
                 self.rebase.insert(k, got);
             }
         }
+        Ok(())
     }
 
     /// The graph every live runtime should agree on: live routers whose

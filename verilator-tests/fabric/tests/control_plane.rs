@@ -131,7 +131,7 @@ fn a_dead_host_ages_out_and_its_restarted_runtime_rejoins() {
     // Everything to it reported, everything else delivered, before its
     // host comes back (what it had in flight died with it).
     run.finish(400_000);
-    run.restart(victim);
+    run.restart(victim).expect("the endpoint reopens");
     let back = run.until_converged(LOAD, LIMIT);
     let members = run.cluster.node(1).control_plane().unwrap().members();
     assert!(members.contains(&NodeId(run.ids[victim])), "{members:?}");
